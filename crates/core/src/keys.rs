@@ -1,0 +1,110 @@
+//! Object names inside the vault container (the layout in `docs/vault-format.md`).
+//!
+//! ```text
+//! conversations/{conversationId}/manifest.{gen}.json
+//! conversations/{conversationId}/transcript.{sha16}.json
+//! conversations/{conversationId}/source/{name}.{sha16}.json
+//! conversations/{conversationId}/attachments/{attachmentId}/{safe-filename}
+//! index/{yyyy}/{mm}/{dd}/{conversationId}.{gen}
+//! ```
+
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::id::{AttachmentId, ConversationId, safe_file_name};
+
+/// Prefix of everything that belongs to one conversation, ending in `/`.
+pub fn conversation_prefix(conv: &ConversationId) -> String {
+    format!("conversations/{conv}/")
+}
+
+/// The commit marker of one generation.
+pub fn manifest(conv: &ConversationId, generation: &str) -> String {
+    format!("conversations/{conv}/manifest.{generation}.json")
+}
+
+/// The normalized transcript, named by its content.
+pub fn transcript(conv: &ConversationId, sha16: &str) -> String {
+    format!("conversations/{conv}/transcript.{sha16}.json")
+}
+
+/// A raw payload kept for provenance. `name` comes from our own code
+/// (`event`, `recordings`, ...), never from input.
+pub fn source(conv: &ConversationId, name: &str, sha16: &str) -> String {
+    format!("conversations/{conv}/source/{name}.{sha16}.json")
+}
+
+/// An attachment, named by its never-changing Genesys id and its safe file name.
+pub fn attachment(conv: &ConversationId, id: &AttachmentId, file_name: &str) -> String {
+    format!(
+        "conversations/{conv}/attachments/{id}/{}",
+        safe_file_name(file_name)
+    )
+}
+
+/// The empty date-index marker for one generation.
+pub fn index(date: DateTime<Utc>, conv: &ConversationId, generation: &str) -> String {
+    format!(
+        "{}{conv}.{generation}",
+        index_day_prefix(date.year(), date.month(), date.day())
+    )
+}
+
+/// Prefix of one UTC day in the date index, ending in `/`.
+pub fn index_day_prefix(year: i32, month: u32, day: u32) -> String {
+    format!("index/{year:04}/{month:02}/{day:02}/")
+}
+
+/// If `path` is a manifest name, its conversation id and generation.
+pub fn parse_manifest(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("conversations/")?;
+    let (conv, file) = rest.split_once('/')?;
+    let generation = file.strip_prefix("manifest.")?.strip_suffix(".json")?;
+    (!generation.contains('.') && !generation.is_empty()).then_some((conv, generation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn conv() -> ConversationId {
+        ConversationId::new("c-1").unwrap()
+    }
+
+    #[test]
+    fn names_follow_the_documented_layout() {
+        let c = conv();
+        assert_eq!(
+            manifest(&c, "0123456789abcdef"),
+            "conversations/c-1/manifest.0123456789abcdef.json"
+        );
+        assert_eq!(transcript(&c, "aa"), "conversations/c-1/transcript.aa.json");
+        assert_eq!(
+            source(&c, "event", "bb"),
+            "conversations/c-1/source/event.bb.json"
+        );
+        let a = AttachmentId::new("att-9").unwrap();
+        assert_eq!(
+            attachment(&c, &a, "../x/IMG 1.jpg"),
+            "conversations/c-1/attachments/att-9/IMG_1.jpg"
+        );
+        let t = Utc.with_ymd_and_hms(2026, 9, 20, 9, 31, 40).unwrap();
+        assert_eq!(index(t, &c, "g"), "index/2026/09/20/c-1.g");
+    }
+
+    #[test]
+    fn manifest_names_parse_back() {
+        assert_eq!(
+            parse_manifest("conversations/c-1/manifest.0123.json"),
+            Some(("c-1", "0123"))
+        );
+        assert_eq!(
+            parse_manifest("conversations/c-1/transcript.0123.json"),
+            None
+        );
+        assert_eq!(
+            parse_manifest("conversations/c-1/source/manifest.x.json"),
+            None
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! # tvault-core
+//!
+//! The domain of transcript-vault, with no I/O: what arrives, what is kept,
+//! and in which order it is written. Adapters for the outside world live in
+//! their own crates and implement the ports defined here.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`event`] | splitting SQS / EventBridge input and classifying Genesys events |
+//! | [`transcript`] | the normalized transcript (`transcript-vault/transcript/v1`) and its draft |
+//! | [`manifest`] | the manifest (`transcript-vault/manifest/v1`) and the generation |
+//! | [`keys`] | object names inside the vault container |
+//! | [`id`] | safe identifiers and safe file names |
+//! | [`hash`] | SHA-256 helpers |
+//! | [`ports`] | the [`ports::Vault`] and [`ports::ConversationSource`] traits, deadlines, the clock |
+//! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
+//!
+//! ```
+//! use tvault_core::event::{classify, Classified};
+//! let raw = r#"{"detail-type":"v2.detail.events.conversation.{id}.customer.end",
+//!   "detail":{"topicName":"v2.detail.events.conversation.c-1.customer.end",
+//!   "eventBody":{"conversationId":"c-1","mediaType":"MESSAGE","eventTime":1789896700123}}}"#;
+//! assert!(matches!(classify(raw), Ok(Classified::Lifecycle(_))));
+//! ```
+
+pub mod archive;
+pub mod event;
+pub mod hash;
+pub mod id;
+pub mod keys;
+pub mod manifest;
+pub mod ports;
+pub mod transcript;
+
+pub use archive::{ArchiveError, Archiver, ErrorClass, Outcome};
+pub use id::{AttachmentId, ConversationId};

@@ -1,0 +1,25 @@
+//! # tvault-vault
+//!
+//! The write-once vault of transcript-vault, over [`object_store`]. It
+//! implements [`tvault_core::ports::Vault`] for every backend the same way:
+//! create-only writes, "already there with the same bytes" as success, "already
+//! there with other bytes" as an integrity error, and streamed writes that are
+//! hashed on the way and committed only when complete.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`location`] | parsing `--vault` / `TVAULT_VAULT` into a backend |
+//! | [`store`] | [`ObjectVault`], the port implementation |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let vault = tvault_vault::open("./vault")?;
+//! let names = tvault_core::ports::Vault::list(vault.as_ref(), "conversations/").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod location;
+pub mod store;
+
+pub use location::{Location, LocationError, open};
+pub use store::ObjectVault;

@@ -1,0 +1,117 @@
+//! Where the vault is: a local directory (the default, `./vault`),
+//! `memory://` (tests and demos), or an Azure container.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+
+use crate::store::{Backend, ObjectVault};
+
+/// A parsed vault location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory on local disk.
+    Local(PathBuf),
+    /// A fresh, empty in-memory store (lost at exit).
+    Memory,
+    /// An Azure Blob container: `az://container` or an `https://` URL.
+    Azure(String),
+}
+
+/// A vault location that cannot be used, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum LocationError {
+    #[error(
+        "vault location is empty: set --vault or TVAULT_VAULT, or leave both unset for ./vault"
+    )]
+    Empty,
+    #[error(
+        "vault {0:?}: unknown scheme; use a directory path, memory://, az://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER"
+    )]
+    UnknownScheme(String),
+    #[error("vault {location:?}: {message}")]
+    Unusable { location: String, message: String },
+}
+
+impl Location {
+    /// Parse a `--vault` value.
+    pub fn parse(s: &str) -> Result<Self, LocationError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        if s == "memory://" {
+            return Ok(Location::Memory);
+        }
+        if let Some(path) = s.strip_prefix("file://") {
+            return Ok(Location::Local(PathBuf::from(path)));
+        }
+        if s.starts_with("az://")
+            || s.starts_with("azure://")
+            || s.starts_with("https://")
+            || s.starts_with("http://")
+        {
+            return Ok(Location::Azure(s.to_string()));
+        }
+        if s.contains("://") {
+            return Err(LocationError::UnknownScheme(s.to_string()));
+        }
+        Ok(Location::Local(PathBuf::from(s)))
+    }
+}
+
+/// Open the vault at `location` (see [`Location::parse`]).
+pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
+    match Location::parse(location)? {
+        Location::Memory => Ok(Arc::new(ObjectVault::new(
+            Arc::new(InMemory::new()),
+            Backend::Memory,
+        ))),
+        Location::Local(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| LocationError::Unusable {
+                location: location.to_string(),
+                message: format!("cannot create the directory: {e}"),
+            })?;
+            let fs =
+                LocalFileSystem::new_with_prefix(&dir).map_err(|e| LocationError::Unusable {
+                    location: location.to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok(Arc::new(ObjectVault::new(Arc::new(fs), Backend::Local)))
+        }
+        Location::Azure(_) => Err(LocationError::Unusable {
+            location: location.to_string(),
+            message: "Azure Blob vaults are not built into this version yet; use a local directory"
+                .into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_by_scheme() {
+        assert_eq!(
+            Location::parse("./vault").unwrap(),
+            Location::Local("./vault".into())
+        );
+        assert_eq!(
+            Location::parse("file:///tmp/v").unwrap(),
+            Location::Local("/tmp/v".into())
+        );
+        assert_eq!(Location::parse("memory://").unwrap(), Location::Memory);
+        assert_eq!(
+            Location::parse("az://vault").unwrap(),
+            Location::Azure("az://vault".into())
+        );
+        assert!(matches!(
+            Location::parse("s3://b"),
+            Err(LocationError::UnknownScheme(_))
+        ));
+        assert!(matches!(Location::parse("  "), Err(LocationError::Empty)));
+    }
+}
