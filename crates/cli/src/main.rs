@@ -1,1 +1,69 @@
-fn main() {}
+//! `tvault`: the transcript-vault command line.
+//!
+//! Thin by design: it parses flags, opens the vault and the Genesys client,
+//! and calls the libraries. Commands live one per module.
+
+mod archive;
+mod cli;
+mod input;
+mod show;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit code: every record or object was fine.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some records failed, or verification found problems.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or configuration error; nothing was done.
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tvault: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Archive(args) => archive::run(&cli.vault, args).await,
+            Command::Show(args) => show::run(&cli.vault, args).await,
+            Command::Verify(args) => verify::run(&cli.vault, args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("tvault: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Logs go to stderr. `-v` shows what happens to each record; `RUST_LOG`
+/// overrides both (for example `RUST_LOG=tvault_core=debug`).
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -6,13 +6,12 @@
 //! present; the manifest's existence means the generation is complete.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::event::{Classified, InvalidInput, LifecycleEvent, TranscriptEvent, classify};
+use crate::event::{Classified, LifecycleEvent, TranscriptEvent, classify};
 use crate::hash::{sha16, sha256_hex};
 use crate::id::{AttachmentId, ConversationId};
 use crate::keys;
@@ -20,6 +19,7 @@ use crate::manifest::{
     ConversationSummary, MANIFEST_SCHEMA, Manifest, Missing, ObjectEntry, Role, Trigger,
     TriggerKind, generation, strip_query,
 };
+pub use crate::outcome::{ArchiveError, Archived, ErrorClass, Outcome};
 use crate::ports::{
     Clock, ConversationSource, Deadline, Expect, PutOutcome, SourceDoc, SourceError, Vault,
     VaultError,
@@ -28,103 +28,6 @@ use crate::transcript::{Draft, PlannedAttachment, fmt_time, parse_time};
 
 /// The reason recorded for attachments when no Genesys client is configured.
 pub const NO_CREDENTIALS: &str = "no Genesys credentials configured";
-
-/// How one record ended, when it ended well.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new generation was committed.
-    Archived(Archived),
-    /// This generation's manifest already existed: nothing was written.
-    AlreadyInVault {
-        conversation_id: ConversationId,
-        generation: String,
-    },
-    /// Acknowledged and not archived (another topic or media type).
-    Skipped { topic: String, reason: String },
-}
-
-/// Figures about a committed generation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Archived {
-    pub conversation_id: ConversationId,
-    pub generation: String,
-    pub attachments: usize,
-    pub missing: Vec<Missing>,
-    /// Bytes this call wrote (objects that were already present do not count).
-    pub bytes_written: u64,
-}
-
-/// How a failed record should be treated. Decided once, here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The input itself is wrong; retrying cannot help.
-    Invalid,
-    /// The transcript is not there yet; retry later with growing delay.
-    NotReady,
-    /// A passing fault (throttling, 5xx, network); retry.
-    Transient,
-    /// Something needs a person: an integrity conflict, refused credentials, missing configuration.
-    Permanent,
-}
-
-/// Why a record failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    #[error("invalid input: {0}")]
-    Invalid(#[from] InvalidInput),
-    #[error("conversation {conversation}: {message}")]
-    Config {
-        conversation: ConversationId,
-        message: String,
-    },
-    #[error("conversation {conversation}: Genesys: {source}")]
-    Source {
-        conversation: ConversationId,
-        source: SourceError,
-    },
-    #[error("conversation {conversation}: {source}")]
-    Vault {
-        conversation: ConversationId,
-        source: VaultError,
-    },
-}
-
-impl ArchiveError {
-    /// The one place errors are classified.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            ArchiveError::Invalid(_) => ErrorClass::Invalid,
-            ArchiveError::Config { .. } => ErrorClass::Permanent,
-            ArchiveError::Source { source, .. } => match source {
-                SourceError::NotReady { .. } => ErrorClass::NotReady,
-                SourceError::Transient { .. }
-                | SourceError::Gone { .. }
-                | SourceError::BadResponse { .. } => ErrorClass::Transient,
-                SourceError::Access { .. } => ErrorClass::Permanent,
-            },
-            ArchiveError::Vault { source, .. } => match source {
-                VaultError::Integrity { .. } => ErrorClass::Permanent,
-                VaultError::Backend {
-                    transient: false, ..
-                } => ErrorClass::Permanent,
-                _ => ErrorClass::Transient,
-            },
-        }
-    }
-
-    /// A delay the other side asked for, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            ArchiveError::Source {
-                source:
-                    SourceError::NotReady { retry_after, .. }
-                    | SourceError::Transient { retry_after, .. },
-                ..
-            } => *retry_after,
-            _ => None,
-        }
-    }
-}
 
 /// Archives events into a vault, pulling from a conversation source when one is configured.
 #[derive(Clone)]
@@ -450,10 +353,10 @@ impl Archiver {
             .put_new(&manifest_path, manifest_bytes, "application/json", deadline)
             .await
         {
-            Ok(_) => {}
-            // Another delivery committed the same generation first: its
-            // `archivedAt` differs from ours, and that is fine.
-            Err(VaultError::Integrity { .. }) => {
+            Ok(stored) if stored.outcome == PutOutcome::Created => {}
+            // Another delivery committed the same generation first (its
+            // `archivedAt` differs from ours, or by chance does not): fine.
+            Ok(_) | Err(VaultError::Integrity { .. }) => {
                 info!(conversation_id = %conversation, %generation, "manifest committed by a concurrent delivery");
                 return Ok(Outcome::AlreadyInVault {
                     conversation_id: conversation,

@@ -14,6 +14,8 @@
 //! | [`hash`] | SHA-256 helpers |
 //! | [`ports`] | the [`ports::Vault`] and [`ports::ConversationSource`] traits, deadlines, the clock |
 //! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
+//! | [`outcome`] | how a record ends: outcomes, errors and their classification |
+//! | [`read`] | reading generations back, checked against their manifests |
 //!
 //! ```
 //! use tvault_core::event::{classify, Classified};
@@ -29,8 +31,11 @@ pub mod hash;
 pub mod id;
 pub mod keys;
 pub mod manifest;
+pub mod outcome;
 pub mod ports;
+pub mod read;
 pub mod transcript;
 
-pub use archive::{ArchiveError, Archiver, ErrorClass, Outcome};
+pub use archive::Archiver;
 pub use id::{AttachmentId, ConversationId};
+pub use outcome::{ArchiveError, ErrorClass, Outcome};

@@ -1,0 +1,141 @@
+//! Flags and help texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  everything succeeded
+  1  some records failed (each is reported with its file, line and reason),
+     or `verify` / `show` found a problem
+  2  usage or configuration error: nothing was done
+
+Environment:
+  TVAULT_VAULT                       the vault (same as --vault)
+  GENESYSCLOUD_OAUTHCLIENT_ID        Genesys OAuth client (client credentials);
+  GENESYSCLOUD_OAUTHCLIENT_SECRET    needed for lifecycle events and for
+  GENESYSCLOUD_REGION                attachments (eu-west-1, mypurecloud.ie, or a base URL)
+  RUST_LOG                           log filter, e.g. info or tvault_core=debug
+
+Docs: README.md, docs/vault-format.md (the vault's layout for readers without this program).";
+
+/// transcript-vault: a write-once, hashed, second-cloud archive of Genesys
+/// Cloud digital transcripts and their attachments.
+#[derive(Debug, Parser)]
+#[command(name = "tvault", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Where the vault is: a local directory, `memory://`, or an Azure
+    /// container (az://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER).
+    #[arg(
+        long,
+        global = true,
+        env = "TVAULT_VAULT",
+        default_value = "./vault",
+        value_name = "LOCATION"
+    )]
+    pub vault: String,
+
+    /// More log output on stderr (-v: each record, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Archive events from files, directories or stdin into the vault.
+    #[command(long_about = ARCHIVE_ABOUT, after_help = AFTER_HELP)]
+    Archive(ArchiveArgs),
+    /// Print a conversation's transcript from the vault (the latest generation).
+    #[command(long_about = SHOW_ABOUT, after_help = AFTER_HELP)]
+    Show(ShowArgs),
+    /// Re-hash every object every manifest lists and report problems.
+    #[command(long_about = VERIFY_ABOUT, after_help = AFTER_HELP)]
+    Verify(VerifyArgs),
+}
+
+const ARCHIVE_ABOUT: &str = "\
+Archive events from files, directories or stdin into the vault.
+
+Each input is either one whole JSON document or one JSON document per line
+(JSON Lines). A document may be an EventBridge event, an SQS record whose body
+is one, or an SQS event with Records[]. Directories are read for *.json,
+*.jsonl and *.ndjson files, in name order.
+
+What happens to each event:
+  - a Genesys lifecycle event (...customer.end, ...acw, ...user.end) for a
+    MESSAGE or CHAT conversation: its transcript and attachments are pulled
+    from the Genesys API (needs the GENESYSCLOUD_* settings);
+  - an event whose detail (or detail.eventBody) carries conversationId and
+    messages[]: that transcript is archived as received; its attachments are
+    fetched through the Genesys API, or listed as missing without credentials;
+  - any other topic or media type: skipped (counted, not an error);
+  - anything else (not JSON, no or unsafe conversation id, wrong field types):
+    failed, reported as FILE:LINE: reason; the other records still run.
+
+Archiving is idempotent: a conversation already in the vault with the same
+content writes nothing (\"already in vault\"). Different content for the same
+conversation becomes a new generation; older ones stay.
+
+Output: one line per failed record on stderr, then one summary line on stdout:
+  archived N, already in vault N, skipped N, failed N";
+
+const SHOW_ABOUT: &str = "\
+Print a conversation's transcript from the vault.
+
+Reads the latest generation (by its manifest's archivedAt) unless --generation
+is given, checks the transcript's SHA-256 against the manifest, and prints the
+messages in time order with senders and attachments. --json prints the stored
+transcript (transcript-vault/transcript/v1) byte for byte instead.
+
+Needs only read access to the vault: no Genesys, no AWS.";
+
+const VERIFY_ABOUT: &str = "\
+Re-hash every object every manifest lists and report problems.
+
+Reports, one line each:
+  missing    an object a manifest lists is not in the vault
+  corrupt    an object's SHA-256 or size differs from its manifest
+  orphaned   an object under conversations/ that no manifest lists (for
+             example left by an archive that was interrupted), or a date-index
+             marker whose manifest does not exist
+  unindexed  a manifest with no date-index marker
+  unreadable a manifest that is not valid transcript-vault/manifest/v1 JSON
+
+Exit code 0 when there is no problem, 1 otherwise.";
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Files or directories to read; `-` (or nothing) reads stdin.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Records archived at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The Genesys conversation id.
+    #[arg(value_name = "CONVERSATION_ID")]
+    pub conversation_id: String,
+
+    /// Print the stored transcript JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show this generation instead of the latest.
+    #[arg(long, value_name = "GEN")]
+    pub generation: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Objects checked at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}

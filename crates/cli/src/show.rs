@@ -1,0 +1,117 @@
+//! `tvault show`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use tvault_core::ConversationId;
+use tvault_core::manifest::Manifest;
+use tvault_core::read;
+use tvault_core::transcript::Transcript;
+
+use crate::cli::ShowArgs;
+use crate::{EXIT_FAILED, EXIT_OK};
+
+pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
+    let conversation = ConversationId::new(args.conversation_id.clone())
+        .with_context(|| format!("conversation id {:?}", args.conversation_id))?;
+    let vault = tvault_vault::open(vault_location)?;
+    let manifest = match read::manifest(vault.as_ref(), &conversation, args.generation.as_deref())
+        .await
+    {
+        Ok(m) => m,
+        Err(e @ (read::ReadError::NotArchived(_) | read::ReadError::NoSuchGeneration { .. })) => {
+            eprintln!("tvault: {e}");
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(entry) = manifest.transcript() else {
+        eprintln!(
+            "tvault: manifest {} lists no transcript",
+            manifest.generation
+        );
+        return Ok(EXIT_FAILED);
+    };
+    let bytes = match read::read_checked(vault.as_ref(), entry).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tvault: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        out.write_all(&bytes)?;
+        return Ok(EXIT_OK);
+    }
+    let transcript: Transcript =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", entry.path))?;
+    write!(out, "{}", render(&transcript, &manifest))?;
+    Ok(EXIT_OK)
+}
+
+/// The transcript as text for a person.
+pub fn render(t: &Transcript, m: &Manifest) -> String {
+    let mut s = String::new();
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    s += &format!(
+        "Conversation {}  ({})\n",
+        t.conversation_id,
+        or_dash(&t.media_type)
+    );
+    s += &format!(
+        "Started {}   Ended {}\n",
+        or_dash(&t.start_time),
+        or_dash(&t.end_time)
+    );
+    s += &format!(
+        "Generation {}, archived {} ({}{})\n\n",
+        m.generation,
+        m.archived_at,
+        serde_json::to_value(m.trigger.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        m.trigger
+            .topic
+            .as_deref()
+            .map(|t| format!(", {t}"))
+            .unwrap_or_default()
+    );
+    for msg in &t.messages {
+        let who = msg
+            .sender
+            .name
+            .clone()
+            .or_else(|| msg.purpose.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let role = match (&msg.purpose, &msg.sender.name) {
+            (Some(p), Some(_)) => format!(" ({p})"),
+            _ => String::new(),
+        };
+        s += &format!(
+            "[{}] {who}{role}: {}\n",
+            or_dash(&msg.timestamp),
+            msg.text.as_deref().unwrap_or("")
+        );
+        for a in &msg.attachments {
+            let missing = m
+                .missing
+                .iter()
+                .find(|x| x.attachment_id == a.attachment_id);
+            s += &format!(
+                "    attachment {} ({}, {}){}\n",
+                a.name.as_deref().unwrap_or(a.attachment_id.as_str()),
+                a.content_type.as_deref().unwrap_or("type unknown"),
+                a.size
+                    .map(|n| format!("{n} bytes"))
+                    .unwrap_or_else(|| "size unknown".into()),
+                match missing {
+                    Some(x) => format!(": NOT IN VAULT ({})", x.reason),
+                    None => format!(": {}", a.path),
+                }
+            );
+        }
+    }
+    s
+}
