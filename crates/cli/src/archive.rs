@@ -1,12 +1,11 @@
 //! `tvault archive`.
 
-use std::sync::Arc;
-
 use anyhow::Result;
 use futures::StreamExt;
+use tvault_core::ArchiveError;
 use tvault_core::archive::{NO_CREDENTIALS, Outcome};
-use tvault_core::ports::{Deadline, SystemClock, Vault};
-use tvault_core::{ArchiveError, Archiver};
+use tvault_core::ports::Deadline;
+use tvault_router::Settings;
 
 use crate::cli::ArchiveArgs;
 use crate::input::{self, Record};
@@ -24,8 +23,11 @@ struct Summary {
 
 pub async fn run(vault_location: &str, args: ArchiveArgs) -> Result<u8> {
     let files = input::expand(&args.inputs)?;
-    let vault: Arc<dyn Vault> = tvault_vault::open(vault_location)?;
-    let archiver = Archiver::new(vault, None, Arc::new(SystemClock));
+    let settings = Settings {
+        vault: vault_location.to_string(),
+        ..Settings::from_env()
+    };
+    let archiver = settings.archiver()?;
 
     let mut records: Vec<Record> = Vec::new();
     for file in &files {

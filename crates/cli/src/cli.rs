@@ -55,6 +55,12 @@ pub enum Command {
     /// Re-hash every object every manifest lists and report problems.
     #[command(long_about = VERIFY_ABOUT, after_help = AFTER_HELP)]
     Verify(VerifyArgs),
+    /// Consume an SQS queue of events until stopped (ECS, Kubernetes, a VM).
+    #[command(long_about = WORKER_ABOUT, after_help = AFTER_HELP)]
+    Worker(WorkerArgs),
+    /// Look at and redrive the dead-letter queue.
+    #[command(subcommand, after_help = AFTER_HELP)]
+    Dlq(DlqCommand),
 }
 
 const ARCHIVE_ABOUT: &str = "\
@@ -106,6 +112,68 @@ Reports, one line each:
   unreadable a manifest that is not valid transcript-vault/manifest/v1 JSON
 
 Exit code 0 when there is no problem, 1 otherwise.";
+
+const WORKER_ABOUT: &str = "\
+Consume an SQS queue of events until stopped: the same pipeline as the Lambda,
+as a long-running process for ECS, Kubernetes or a VM.
+
+Each message is archived and deleted only once its archive is durable in the
+vault. While a message is in progress its visibility is extended (heartbeat).
+A message that is not ready yet (Genesys has not produced the transcript) or
+was throttled is hidden again with a growing delay; an invalid one is left to
+the queue's redrive policy, which moves it to the dead-letter queue unchanged.
+
+Settings come from the environment (see below), or from the Secrets Manager
+secret named by TVAULT_SECRET_ID. AWS access uses the standard AWS chain
+(AWS_REGION, credentials, AWS_ENDPOINT_URL for emulators).
+
+SIGTERM or SIGINT: stop receiving, let in-flight messages finish for up to
+--grace seconds, release the rest to the queue at once, and exit 0. Scale by
+running more copies: the queue is the coordinator.";
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The SQS queue URL.
+    #[arg(long, env = "TVAULT_QUEUE_URL", value_name = "URL")]
+    pub queue_url: String,
+
+    /// Messages archived at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Seconds a received message stays hidden; extended while in progress.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=43_200))]
+    pub visibility: u32,
+
+    /// Seconds in-flight messages may take to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 25)]
+    pub grace: u64,
+
+    /// Exit (0) once a receive finds the queue empty and nothing is in flight
+    /// (for draining a queue in a batch job).
+    #[arg(long)]
+    pub until_empty: bool,
+}
+
+/// `tvault dlq`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead-letter messages and why each failed, without consuming them.
+    Inspect {
+        /// The dead-letter queue URL.
+        #[arg(long, value_name = "DLQ_URL")]
+        queue_url: String,
+    },
+    /// Move every dead-letter message back to the source queue (send, then delete).
+    Redrive {
+        /// The dead-letter queue URL.
+        #[arg(long, value_name = "DLQ_URL")]
+        queue_url: String,
+        /// The source queue URL to move them to.
+        #[arg(long, value_name = "SOURCE_URL")]
+        to: String,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {

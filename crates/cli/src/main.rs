@@ -5,9 +5,11 @@
 
 mod archive;
 mod cli;
+mod dlq;
 mod input;
 mod show;
 mod verify;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ fn main() -> ExitCode {
             Command::Archive(args) => archive::run(&cli.vault, args).await,
             Command::Show(args) => show::run(&cli.vault, args).await,
             Command::Verify(args) => verify::run(&cli.vault, args).await,
+            Command::Worker(args) => worker::run(&cli.vault, args).await,
+            Command::Dlq(cmd) => dlq::run(cmd).await,
         }
     });
     match result {

@@ -16,6 +16,8 @@
 //! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
 //! | [`outcome`] | how a record ends: outcomes, errors and their classification |
 //! | [`read`] | reading generations back, checked against their manifests |
+//! | [`retry`] | how long a failed queued record stays hidden ([`retry::RequeuePolicy`]) |
+//! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
 //!
 //! ```
 //! use tvault_core::event::{classify, Classified};
@@ -34,6 +36,8 @@ pub mod manifest;
 pub mod outcome;
 pub mod ports;
 pub mod read;
+pub mod retry;
+pub mod secret;
 pub mod transcript;
 
 pub use archive::Archiver;

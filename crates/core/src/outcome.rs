@@ -66,6 +66,10 @@ pub enum ArchiveError {
         conversation: ConversationId,
         source: VaultError,
     },
+    /// The record's deadline passed before its archive completed. What was
+    /// written is content-named, so the next try completes it.
+    #[error("the record's time ran out before its archive completed")]
+    TimedOut,
 }
 
 impl ArchiveError {
@@ -74,6 +78,7 @@ impl ArchiveError {
         match self {
             ArchiveError::Invalid(_) => ErrorClass::Invalid,
             ArchiveError::Config { .. } => ErrorClass::Permanent,
+            ArchiveError::TimedOut => ErrorClass::Transient,
             ArchiveError::Source { source, .. } => match source {
                 SourceError::NotReady { .. } => ErrorClass::NotReady,
                 SourceError::Transient { .. }
@@ -82,13 +87,28 @@ impl ArchiveError {
                 SourceError::Access { .. } => ErrorClass::Permanent,
             },
             ArchiveError::Vault { source, .. } => match source {
-                VaultError::Integrity { .. } => ErrorClass::Permanent,
+                VaultError::Integrity { .. } | VaultError::Access { .. } => ErrorClass::Permanent,
                 VaultError::Backend {
                     transient: false, ..
                 } => ErrorClass::Permanent,
                 _ => ErrorClass::Transient,
             },
         }
+    }
+
+    /// Whether a credential was refused (Genesys or the vault): the settings
+    /// secret may have been rotated and is worth reading again.
+    pub fn is_access_refused(&self) -> bool {
+        matches!(
+            self,
+            ArchiveError::Source {
+                source: SourceError::Access { .. },
+                ..
+            } | ArchiveError::Vault {
+                source: VaultError::Access { .. },
+                ..
+            }
+        )
     }
 
     /// A delay the other side asked for, if any.

@@ -98,6 +98,13 @@ pub enum VaultError {
     },
     #[error("{path} not found in the vault")]
     NotFound { path: String },
+    /// The store refused the credential (expired, rotated, or lacking a right).
+    #[error("vault {op} {path}: access refused: {message}")]
+    Access {
+        op: &'static str,
+        path: String,
+        message: String,
+    },
     /// The store failed. `transient` says whether a retry may help.
     #[error("vault {op} {path}: {message}")]
     Backend {

@@ -1,0 +1,215 @@
+//! The AWS adapters against moto server, through the real AWS SDK.
+//!
+//! `scripts/test` starts moto and sets `TVAULT_TEST_MOTO`. In CI a missing
+//! moto is a failure, never a skip.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use tvault_aws::secret::SecretSource;
+use tvault_aws::{Queue, SdkConfig};
+
+async fn moto() -> Option<SdkConfig> {
+    let Ok(endpoint) = std::env::var("TVAULT_TEST_MOTO") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)"
+        );
+        eprintln!(
+            "SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\""
+        );
+        return None;
+    };
+    Some(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load()
+            .await,
+    )
+}
+
+fn unique(name: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{n}")
+}
+
+/// A queue with a redrive policy to its own DLQ after `max_receives` receives.
+async fn queue_pair(config: &SdkConfig, max_receives: u32) -> (Queue, Queue) {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let name = unique("tv");
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, "30")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (Queue::new(config, url), Queue::new(config, dlq_url))
+}
+
+#[tokio::test]
+async fn a_json_secret_is_read_and_cached() {
+    let Some(config) = moto().await else { return };
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    let id = unique("tvault/settings");
+    let body = r#"{"GENESYSCLOUD_OAUTHCLIENT_ID":"client","GENESYSCLOUD_OAUTHCLIENT_SECRET":"s3cr3t-value","GENESYSCLOUD_REGION":"eu-west-1"}"#;
+    sm.create_secret()
+        .name(&id)
+        .secret_string(body)
+        .send()
+        .await
+        .unwrap();
+    let source = SecretSource::new(&config, &id);
+    let values = source.get().await.unwrap();
+    assert_eq!(
+        values.get("GENESYSCLOUD_OAUTHCLIENT_ID").unwrap().expose(),
+        "client"
+    );
+    assert!(!format!("{values:?}").contains("s3cr3t-value"));
+
+    // Rotated in Secrets Manager: the cache holds until a rejection asks
+    // for a re-read, and a re-read within a minute of the last is refused.
+    sm.put_secret_value()
+        .secret_id(&id)
+        .secret_string("AccountKey=rotated")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        source.get().await.unwrap(),
+        values,
+        "cached for the life of the process"
+    );
+    assert_eq!(
+        source.reread().await.unwrap(),
+        None,
+        "at most one re-read a minute"
+    );
+}
+
+#[tokio::test]
+async fn a_bare_connection_string_secret_is_the_azure_setting() {
+    let Some(config) = moto().await else { return };
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    let id = unique("tvault/conn");
+    sm.create_secret()
+        .name(&id)
+        .secret_string("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k")
+        .send()
+        .await
+        .unwrap();
+    let values = SecretSource::new(&config, &id).get().await.unwrap();
+    assert!(
+        values
+            .get("AZURE_STORAGE_CONNECTION_STRING")
+            .unwrap()
+            .expose()
+            .ends_with("AccountKey=k")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_an_error_naming_it() {
+    let Some(config) = moto().await else { return };
+    let err = SecretSource::new(&config, "no-such-secret")
+        .get()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no-such-secret") && err.contains("ResourceNotFound"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn receive_counts_grow_and_the_redrive_policy_moves_poison_to_the_dlq() {
+    let Some(config) = moto().await else { return };
+    let (q, dlq) = queue_pair(&config, 2).await;
+    q.send("poison").await.unwrap();
+    for expected in 1..=2 {
+        let got = q.receive(10, 1, 0).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].receive_count, expected);
+        assert_eq!(got[0].body, "poison");
+    }
+    // The third receive finds it moved.
+    assert!(q.receive(10, 1, 0).await.unwrap().is_empty());
+    let dead = dlq.receive(10, 1, 0).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "poison", "unchanged");
+}
+
+#[tokio::test]
+async fn change_visibility_hides_a_message_and_delete_removes_it() {
+    let Some(config) = moto().await else { return };
+    let (q, _) = queue_pair(&config, 5).await;
+    q.send("one").await.unwrap();
+    let m = q.receive(1, 1, 0).await.unwrap().remove(0);
+    q.change_visibility(&m.receipt_handle, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(
+        q.receive(1, 0, 0).await.unwrap().is_empty(),
+        "hidden for ten minutes"
+    );
+    assert_eq!(q.depth().await.unwrap(), (0, 1));
+    q.delete(&m.receipt_handle).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn redrive_moves_every_dead_letter_back_unchanged() {
+    let Some(config) = moto().await else { return };
+    let (q, dlq) = queue_pair(&config, 5).await;
+    for i in 0..13 {
+        dlq.send(&format!("dead-{i}")).await.unwrap();
+    }
+    assert_eq!(dlq.redrive_to(&q).await.unwrap(), 13);
+    assert_eq!(dlq.depth().await.unwrap(), (0, 0));
+    let mut bodies = Vec::new();
+    loop {
+        let got = q.receive(10, 0, 60).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        bodies.extend(got.into_iter().map(|m| m.body));
+    }
+    bodies.sort();
+    let mut want: Vec<String> = (0..13).map(|i| format!("dead-{i}")).collect();
+    want.sort();
+    assert_eq!(bodies, want);
+}

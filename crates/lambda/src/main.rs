@@ -1,0 +1,49 @@
+//! `bootstrap`: the transcript-vault Lambda (provided.al2023).
+//!
+//! All wiring is here; the handler is in [`handler`]. Configuration comes from
+//! the environment: `TVAULT_SECRET_ID` (the settings secret), `TVAULT_VAULT`,
+//! and optionally `TVAULT_RECORD_CONCURRENCY` (records of a batch archived at
+//! once, default 8). Clients, the secret and the Genesys token are built once
+//! per container, not per record.
+
+mod handler;
+
+use std::sync::Arc;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // JSON logs with the current span's fields (message_id, conversation_id),
+    // which CloudWatch Logs Insights can query.
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .init();
+
+    let config = tvault_aws::sdk_config().await;
+    let settings = tvault_router::Settings::from_env();
+    let router = tvault_router::Router::load(settings, Some(&config))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot start: configuration");
+            e
+        })?;
+    let concurrency = std::env::var("TVAULT_RECORD_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let app = Arc::new(handler::App::new(router, &config, concurrency));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { app.handle(event).await }
+    }))
+    .await
+}

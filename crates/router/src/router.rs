@@ -1,0 +1,177 @@
+//! [`Router`]: one queued record in, one [`Handled`] out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::RwLock;
+use tracing::{Instrument, error, info, info_span, warn};
+use tvault_aws::secret::SecretSource;
+use tvault_core::ports::Deadline;
+use tvault_core::retry::RequeuePolicy;
+use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
+
+use crate::metrics::Metrics;
+use crate::settings::{Settings, SettingsError};
+
+/// The result of one record and what the queue should do with it.
+#[derive(Debug)]
+pub struct Handled {
+    pub result: Result<Outcome, ArchiveError>,
+    /// For a failed record: how long to hide it before the next try
+    /// (`None`: the queue's default visibility).
+    pub requeue_after: Option<Duration>,
+}
+
+impl Handled {
+    /// Archived, already in vault, or skipped: the message can be deleted.
+    pub fn is_done(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// Handles records with one archiver, rebuilt when a rotated secret changes it.
+pub struct Router {
+    archiver: RwLock<Arc<Archiver>>,
+    base: Settings,
+    secret: Option<SecretSource>,
+    policy: RequeuePolicy,
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("settings", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router over fixed settings (no secret).
+    pub fn new(settings: Settings) -> Result<Self, SettingsError> {
+        let archiver = settings.archiver()?;
+        Ok(Self {
+            archiver: RwLock::new(Arc::new(archiver)),
+            base: settings,
+            secret: None,
+            policy: RequeuePolicy::default(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Settings from the environment; when `TVAULT_SECRET_ID` is set, the
+    /// secret is read through the standard AWS configuration and overlaid.
+    pub async fn from_env() -> Result<Self, SettingsError> {
+        let base = Settings::from_env();
+        let config = match base.secret_id {
+            Some(_) => Some(tvault_aws::sdk_config().await),
+            None => None,
+        };
+        Self::load(base, config.as_ref()).await
+    }
+
+    /// A router over `base`, reading the settings secret with `config` when
+    /// `base.secret_id` names one.
+    pub async fn load(
+        base: Settings,
+        config: Option<&tvault_aws::SdkConfig>,
+    ) -> Result<Self, SettingsError> {
+        let (Some(id), Some(config)) = (base.secret_id.clone(), config) else {
+            return Self::new(base);
+        };
+        let source = SecretSource::new(config, id);
+        let values = source.get().await?;
+        let settings = base.clone().with_secret(&values);
+        let archiver = settings.archiver()?;
+        Ok(Self {
+            archiver: RwLock::new(Arc::new(archiver)),
+            base,
+            secret: Some(source),
+            policy: RequeuePolicy::default(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The current archiver.
+    pub async fn archiver(&self) -> Arc<Archiver> {
+        self.archiver.read().await.clone()
+    }
+
+    /// Archive one EventBridge event text. `receive_count` is SQS's
+    /// `ApproximateReceiveCount` (1 when not queued).
+    pub async fn handle(
+        &self,
+        message_id: &str,
+        body: &str,
+        receive_count: u32,
+        deadline: Deadline,
+    ) -> Handled {
+        let span = info_span!(
+            "record",
+            message_id,
+            conversation_id = tracing::field::Empty
+        );
+        async {
+            let mut result = self.archiver().await.archive_raw(body, deadline).await;
+            if let Err(e) = &result
+                && e.is_access_refused()
+                && self.reload().await
+            {
+                info!("retrying with the re-read settings secret");
+                result = self.archiver().await.archive_raw(body, deadline).await;
+            }
+            self.metrics.record(&result);
+            let requeue_after = match &result {
+                Ok(outcome) => {
+                    if let Outcome::Archived(a) = outcome {
+                        tracing::Span::current()
+                            .record("conversation_id", a.conversation_id.as_str());
+                    }
+                    None
+                }
+                Err(e) => {
+                    let class = e.class();
+                    match class {
+                        ErrorClass::Permanent => {
+                            error!(error = %e, "record failed; needs attention")
+                        }
+                        ErrorClass::Invalid => warn!(error = %e, "invalid record"),
+                        _ => warn!(error = %e, ?class, "record will be retried"),
+                    }
+                    self.policy.delay(class, receive_count, e.retry_after())
+                }
+            };
+            Handled {
+                result,
+                requeue_after,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Re-read the secret after a rejected credential; rebuild the archiver
+    /// when it changed. Returns whether anything changed.
+    async fn reload(&self) -> bool {
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        match secret.reread().await {
+            Ok(Some(values)) => match self.base.clone().with_secret(&values).archiver() {
+                Ok(a) => {
+                    *self.archiver.write().await = Arc::new(a);
+                    true
+                }
+                Err(e) => {
+                    error!(error = %e, "the re-read settings secret is not usable");
+                    false
+                }
+            },
+            Ok(None) => false,
+            Err(e) => {
+                error!(error = %e, "could not re-read the settings secret");
+                false
+            }
+        }
+    }
+}

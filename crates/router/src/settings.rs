@@ -1,0 +1,180 @@
+//! Settings: from the environment, or from the settings secret when
+//! `TVAULT_SECRET_ID` is set (the secret's values win over the environment's).
+
+use std::sync::Arc;
+
+use tvault_aws::secret::SecretValues;
+use tvault_core::Archiver;
+use tvault_core::ports::{ConversationSource, SystemClock, Vault};
+use tvault_core::secret::Secret;
+
+/// The default vault: a local directory.
+pub const DEFAULT_VAULT: &str = "./vault";
+
+/// Everything the router needs to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `TVAULT_VAULT`.
+    pub vault: String,
+    /// `TVAULT_SECRET_ID`: a Secrets Manager name or ARN.
+    pub secret_id: Option<String>,
+    /// `AZURE_STORAGE_CONNECTION_STRING`.
+    pub azure_connection_string: Option<Secret>,
+    /// `GENESYSCLOUD_OAUTHCLIENT_ID`.
+    pub genesys_client_id: Option<String>,
+    /// `GENESYSCLOUD_OAUTHCLIENT_SECRET`.
+    pub genesys_client_secret: Option<Secret>,
+    /// `GENESYSCLOUD_REGION`.
+    pub genesys_region: Option<String>,
+}
+
+/// A setting that is missing or contradicts another, as one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Vault(#[from] tvault_vault::LocationError),
+    #[error(transparent)]
+    Secret(#[from] tvault_aws::secret::SecretError),
+}
+
+impl Settings {
+    /// Read the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read settings through `get` (the environment, or a test's table).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        Self {
+            vault: get("TVAULT_VAULT").unwrap_or_else(|| DEFAULT_VAULT.to_string()),
+            secret_id: get("TVAULT_SECRET_ID"),
+            azure_connection_string: get("AZURE_STORAGE_CONNECTION_STRING").map(Secret::new),
+            genesys_client_id: get("GENESYSCLOUD_OAUTHCLIENT_ID"),
+            genesys_client_secret: get("GENESYSCLOUD_OAUTHCLIENT_SECRET").map(Secret::new),
+            genesys_region: get("GENESYSCLOUD_REGION"),
+        }
+    }
+
+    /// Overlay the values of the settings secret.
+    pub fn with_secret(mut self, values: &SecretValues) -> Self {
+        if let Some(v) = values.get("AZURE_STORAGE_CONNECTION_STRING") {
+            self.azure_connection_string = Some(v.clone());
+        }
+        if let Some(v) = values.get("GENESYSCLOUD_OAUTHCLIENT_ID") {
+            self.genesys_client_id = Some(v.expose().to_string());
+        }
+        if let Some(v) = values.get("GENESYSCLOUD_OAUTHCLIENT_SECRET") {
+            self.genesys_client_secret = Some(v.clone());
+        }
+        if let Some(v) = values.get("GENESYSCLOUD_REGION") {
+            self.genesys_region = Some(v.expose().to_string());
+        }
+        self
+    }
+
+    /// Whether any Genesys setting is present (then all three must be).
+    pub fn genesys_configured(&self) -> Result<bool, SettingsError> {
+        let have = [
+            (
+                "GENESYSCLOUD_OAUTHCLIENT_ID",
+                self.genesys_client_id.is_some(),
+            ),
+            (
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET",
+                self.genesys_client_secret.is_some(),
+            ),
+            ("GENESYSCLOUD_REGION", self.genesys_region.is_some()),
+        ];
+        let missing: Vec<&str> = have.iter().filter(|(_, h)| !h).map(|(k, _)| *k).collect();
+        match missing.len() {
+            0 => Ok(true),
+            3 => Ok(false),
+            _ => Err(SettingsError::Invalid(format!(
+                "Genesys is partly configured: also set {} (or unset the others to run without Genesys)",
+                missing.join(" and ")
+            ))),
+        }
+    }
+
+    /// Open the vault these settings name.
+    pub fn open_vault(&self) -> Result<Arc<dyn Vault>, SettingsError> {
+        Ok(tvault_vault::open(&self.vault)?)
+    }
+
+    /// The Genesys client, if configured.
+    pub fn open_source(&self) -> Result<Option<Arc<dyn ConversationSource>>, SettingsError> {
+        if !self.genesys_configured()? {
+            return Ok(None);
+        }
+        Err(SettingsError::Invalid(
+            "the Genesys client is not built into this version yet: unset the GENESYSCLOUD_* settings".into(),
+        ))
+    }
+
+    /// The archiver these settings describe.
+    pub fn archiver(&self) -> Result<Archiver, SettingsError> {
+        Ok(Archiver::new(
+            self.open_vault()?,
+            self.open_source()?,
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Settings {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_the_local_vault_and_no_genesys() {
+        let s = env(&[]);
+        assert_eq!(s.vault, "./vault");
+        assert!(!s.genesys_configured().unwrap());
+    }
+
+    #[test]
+    fn partial_genesys_settings_name_what_is_missing() {
+        let e = env(&[("GENESYSCLOUD_OAUTHCLIENT_ID", "id")])
+            .genesys_configured()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GENESYSCLOUD_OAUTHCLIENT_SECRET and GENESYSCLOUD_REGION"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn secret_values_override_the_environment() {
+        let values = tvault_aws::secret::parse(
+            "s",
+            r#"{"GENESYSCLOUD_REGION":"eu-west-1","AZURE_STORAGE_CONNECTION_STRING":"AccountKey=k"}"#,
+        )
+        .unwrap();
+        let s = env(&[("GENESYSCLOUD_REGION", "us-east-1")]).with_secret(&values);
+        assert_eq!(s.genesys_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.azure_connection_string.unwrap().expose(), "AccountKey=k");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = env(&[
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "pw-123"),
+            ("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=k9"),
+        ]);
+        let d = format!("{s:?}");
+        assert!(!d.contains("pw-123") && !d.contains("k9"), "{d}");
+    }
+}
