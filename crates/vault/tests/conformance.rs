@@ -4,6 +4,9 @@
 //! idempotent re-puts, conflicting re-puts, streamed writes with and without
 //! expectations, list and get.
 
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;
