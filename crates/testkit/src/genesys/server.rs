@@ -301,7 +301,18 @@ fn serve_attachment(
     };
     // A streamed body has no exact size hint, so hyper sends the declared
     // Content-Length and, when the stream ends early, cuts the connection:
-    // exactly what a truncated download looks like to a client.
+    // exactly what a truncated download looks like to a client. hyper sends
+    // nothing at all if the body ends before its buffer was flushed, so a
+    // truncated body pauses first, letting the headers and the bytes go out.
+    let stream = if send < full {
+        let pause = futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        })
+        .filter_map(|()| async { None });
+        stream.chain(pause).boxed()
+    } else {
+        stream
+    };
     let body = StreamBody::new(stream.map(|b| Ok::<_, std::io::Error>(Frame::data(b))));
     let mut r = Response::new(BodyExt::boxed_unsync(body));
     r.headers_mut()
