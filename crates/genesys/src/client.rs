@@ -280,7 +280,9 @@ impl Client {
                     return Err(fail(None, transient(call.what, &reason, Some(wait))));
                 }
             };
-            if call.auth != Auth::Anonymous {
+            // The allowance Genesys states is per access token: only API
+            // responses speak of it (the token endpoint has limits of its own).
+            if call.auth == Auth::Bearer {
                 self.pacer.observe(resp.headers());
             }
             let status = resp.status();

@@ -256,6 +256,10 @@ async fn truncated_download_is_never_stored_and_the_next_run_stores_it_whole() {
             .any(|p| p.contains("/attachments/")),
         "nothing stored as good"
     );
+    let staged = std::fs::read_dir(s.root().join("_staging"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(staged, 0, "a failed download leaves no staging file behind");
 
     let out = s
         .archiver
