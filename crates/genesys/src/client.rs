@@ -19,7 +19,7 @@ use tvault_core::manifest::strip_query;
 use tvault_core::ports::{Deadline, SourceError};
 
 use crate::auth::{AccessToken, Issued, TokenCache, parse_token_response};
-use crate::config::{Config, ConfigError, Endpoints, Secret};
+use crate::config::{Config, ConfigError, Endpoints, Secret, check_scheme};
 use crate::pacer::Pacer;
 use crate::tuning::Tuning;
 
@@ -84,6 +84,17 @@ impl Client {
             .connect_timeout(config.tuning.connect_timeout)
             .read_timeout(config.tuning.read_timeout)
             .user_agent(concat!("transcript-vault/", env!("CARGO_PKG_VERSION")))
+            // A redirect must meet the same rule as configured URLs: https, or
+            // http to loopback. reqwest already drops Authorization across hosts.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("more than 5 redirects")
+                } else if check_scheme(attempt.url()).is_err() {
+                    attempt.error("redirect to plain http refused")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()
             .map_err(|e| ConfigError::Client(e.to_string()))?;
         Ok(Self {

@@ -210,3 +210,31 @@ async fn attachment_from_a_third_party_host_is_fetched_without_credentials() {
     assert_eq!(fake.count(Route::DownloadUrl), 0);
     assert_eq!(fake.credentials_on_anonymous_routes(), 0);
 }
+
+#[tokio::test]
+async fn attachment_id_unknown_to_genesys_is_missing_with_a_reason() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut c = sample(CONV);
+    // Genesys no longer lists the invoice on its message (nor anywhere else).
+    for m in &mut c.messages {
+        m.attachments.retain(|a| a.id != INVOICE_ID);
+    }
+    fake.add(c);
+    let s = setup(source(&fake));
+    let raw = fixture("SEED_ASSUMED__eventbridge_transcripts__NOT_A_REAL_TOPIC.json");
+    let out = s.archiver.archive_raw(&raw, Deadline::NONE).await.unwrap();
+    let Outcome::Archived(a) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(a.attachments, 1);
+    assert_eq!(a.missing.len(), 1);
+    assert_eq!(a.missing[0].attachment_id.as_str(), INVOICE_ID);
+    assert!(
+        a.missing[0].reason.contains("not found") && a.missing[0].reason.contains("not in message"),
+        "{}",
+        a.missing[0].reason
+    );
+    // Looked for in its message first, then in all of the conversation's messages.
+    assert_eq!(fake.count(Route::Message), 2);
+    assert_eq!(fake.count(Route::Bulk), 1);
+}
