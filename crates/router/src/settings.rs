@@ -104,14 +104,26 @@ impl Settings {
         Ok(tvault_vault::open(&self.vault)?)
     }
 
-    /// The Genesys client, if configured.
+    /// The Genesys client, if configured. Build it once per process: it
+    /// holds the shared access token and the request pacer.
     pub fn open_source(&self) -> Result<Option<Arc<dyn ConversationSource>>, SettingsError> {
-        if !self.genesys_configured()? {
+        let (Some(id), Some(secret), Some(region)) = (
+            &self.genesys_client_id,
+            &self.genesys_client_secret,
+            &self.genesys_region,
+        ) else {
+            self.genesys_configured()?;
             return Ok(None);
-        }
-        Err(SettingsError::Invalid(
-            "the Genesys client is not built into this version yet: unset the GENESYSCLOUD_* settings".into(),
-        ))
+        };
+        let config = tvault_genesys::Config::builder()
+            .client_id(id.clone())
+            .client_secret(secret.clone())
+            .region(region.clone())
+            .build()
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        let source = tvault_genesys::GenesysSource::new(config)
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        Ok(Some(Arc::new(source)))
     }
 
     /// The archiver these settings describe.

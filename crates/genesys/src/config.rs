@@ -1,0 +1,344 @@
+//! Where Genesys Cloud is and who we are there: the region table, the
+//! credentials, and the builder that validates them.
+//!
+//! `GENESYSCLOUD_REGION` takes an AWS region name (`eu-west-1`), a Genesys
+//! domain (`mypurecloud.ie`), or a base URL (`http://127.0.0.1:8080`) whose
+//! `/oauth/token` and `/api/v2/...` are served by one host (tests, proxies).
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+use crate::tuning::Tuning;
+
+/// Environment variable holding the OAuth client id.
+pub const ENV_CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
+/// Environment variable holding the OAuth client secret.
+pub const ENV_CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
+/// Environment variable naming the region, domain or base URL.
+pub const ENV_REGION: &str = "GENESYSCLOUD_REGION";
+
+/// Genesys Cloud regions: AWS region name and the domain of its hosts
+/// (`api.{domain}`, `login.{domain}`, `api-downloads.{domain}`).
+pub const REGIONS: [(&str, &str); 18] = [
+    ("us-east-1", "mypurecloud.com"),
+    ("us-east-2", "use2.us-gov-pure.cloud"),
+    ("us-west-2", "usw2.pure.cloud"),
+    ("ca-central-1", "cac1.pure.cloud"),
+    ("sa-east-1", "sae1.pure.cloud"),
+    ("mx-central-1", "mxc1.pure.cloud"),
+    ("eu-west-1", "mypurecloud.ie"),
+    ("eu-west-2", "euw2.pure.cloud"),
+    ("eu-central-1", "mypurecloud.de"),
+    ("eu-central-2", "euc2.pure.cloud"),
+    ("eusc-de-east-1", "edee1.eusc-pure.cloud"),
+    ("me-central-1", "mec1.pure.cloud"),
+    ("ap-south-1", "aps1.pure.cloud"),
+    ("ap-southeast-1", "apse1.pure.cloud"),
+    ("ap-southeast-2", "mypurecloud.com.au"),
+    ("ap-northeast-1", "mypurecloud.jp"),
+    ("ap-northeast-2", "apne2.pure.cloud"),
+    ("ap-northeast-3", "apne3.pure.cloud"),
+];
+
+/// Secrets are the core's redacting type: `Debug` and `Display` never show them.
+pub use tvault_core::secret::Secret;
+
+/// A configuration that cannot be used, with what to set instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "{0} is not set; set it too, or unset all GENESYSCLOUD_* variables to run without Genesys"
+    )]
+    MissingVar(&'static str),
+    #[error("{0} is missing: set it on the builder")]
+    Missing(&'static str),
+    #[error(
+        "region {0:?} is not a Genesys Cloud region, domain or http(s) URL; use e.g. eu-west-1, mypurecloud.ie or https://api.mypurecloud.ie"
+    )]
+    UnknownRegion(String),
+    #[error(
+        "{0:?}: plain http:// is allowed only to loopback addresses (127.0.0.1, ::1, localhost); use https://"
+    )]
+    PlainHttp(String),
+    #[error("{0:?}: a base URL cannot carry a query, a fragment or credentials")]
+    BadBaseUrl(String),
+    #[error("building the HTTP client failed: {0}")]
+    Client(String),
+}
+
+/// The hosts of one Genesys Cloud organisation's region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Platform API base, without a trailing slash (`https://api.mypurecloud.ie`).
+    pub api: String,
+    /// Login base for `/oauth/token` (`https://login.mypurecloud.ie`).
+    pub login: String,
+    /// Prefix of Genesys-hosted attachment URLs, up to and including
+    /// `/api/v2/downloads/` (`https://api-downloads.mypurecloud.ie/api/v2/downloads/`).
+    pub downloads: String,
+}
+
+impl Endpoints {
+    /// Parse a `GENESYSCLOUD_REGION` value (region name, domain or base URL).
+    pub fn parse(region: &str) -> Result<Self, ConfigError> {
+        let r = region.trim();
+        if r.contains("://") {
+            return Self::from_base_url(r);
+        }
+        let lower = r.to_ascii_lowercase();
+        let domain = match REGIONS.iter().find(|(name, _)| *name == lower) {
+            Some((_, domain)) => (*domain).to_string(),
+            None if looks_like_domain(&lower) => {
+                // Accept a host name pasted whole (`api.mypurecloud.ie`).
+                let d = lower.strip_prefix("api.").unwrap_or(&lower);
+                let d = d.strip_prefix("login.").unwrap_or(d);
+                d.to_string()
+            }
+            None => return Err(ConfigError::UnknownRegion(r.to_string())),
+        };
+        Ok(Endpoints {
+            api: format!("https://api.{domain}"),
+            login: format!("https://login.{domain}"),
+            downloads: format!("https://api-downloads.{domain}/api/v2/downloads/"),
+        })
+    }
+
+    fn from_base_url(s: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(s).map_err(|_| ConfigError::UnknownRegion(s.to_string()))?;
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(ConfigError::BadBaseUrl(s.to_string()));
+        }
+        check_scheme(&url).map_err(|()| ConfigError::PlainHttp(s.to_string()))?;
+        let base = url.as_str().trim_end_matches('/').to_string();
+        Ok(Endpoints {
+            api: base.clone(),
+            login: base.clone(),
+            downloads: format!("{base}/api/v2/downloads/"),
+        })
+    }
+}
+
+/// `https`, or `http` to a loopback address; anything else is refused.
+pub(crate) fn check_scheme(url: &Url) -> Result<(), ()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    // `host_str` writes IPv6 addresses in brackets.
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+fn looks_like_domain(s: &str) -> bool {
+    s.contains('.')
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+/// A validated configuration of the Genesys client.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub endpoints: Endpoints,
+    pub tuning: Tuning,
+}
+
+impl Config {
+    /// A builder.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Read `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
+    /// `GENESYSCLOUD_REGION`. `Ok(None)` when none is set (run without
+    /// Genesys); an error naming the first missing one when only some are.
+    pub fn from_env() -> Result<Option<Config>, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// [`Config::from_env`] over any lookup (tests pass a map).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Config>, ConfigError> {
+        let id = get(ENV_CLIENT_ID);
+        let secret = get(ENV_CLIENT_SECRET);
+        let region = get(ENV_REGION);
+        if id.is_none() && secret.is_none() && region.is_none() {
+            return Ok(None);
+        }
+        let id = id.ok_or(ConfigError::MissingVar(ENV_CLIENT_ID))?;
+        let secret = secret.ok_or(ConfigError::MissingVar(ENV_CLIENT_SECRET))?;
+        let region = region.ok_or(ConfigError::MissingVar(ENV_REGION))?;
+        Config::builder()
+            .client_id(id)
+            .client_secret(Secret::new(secret))
+            .region(region)
+            .build()
+            .map(Some)
+    }
+}
+
+/// Builds a [`Config`]; [`ConfigBuilder::build`] validates.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder {
+    client_id: Option<String>,
+    client_secret: Option<Secret>,
+    region: Option<String>,
+    tuning: Option<Tuning>,
+}
+
+impl ConfigBuilder {
+    /// The OAuth client id.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The OAuth client secret.
+    pub fn client_secret(mut self, secret: Secret) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// A region name, domain or base URL (see [`Endpoints::parse`]).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Retry, timeout and pacing settings other than the defaults.
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = Some(tuning);
+        self
+    }
+
+    /// Validate everything and build.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let client_id = self
+            .client_id
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(ConfigError::Missing("client id"))?;
+        let client_secret = self
+            .client_secret
+            .filter(|s| !s.expose().is_empty())
+            .ok_or(ConfigError::Missing("client secret"))?;
+        let region = self.region.ok_or(ConfigError::Missing("region"))?;
+        Ok(Config {
+            client_id,
+            client_secret,
+            endpoints: Endpoints::parse(&region)?,
+            tuning: self.tuning.unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn region_name_domain_and_base_url_give_the_same_hosts_shape() {
+        let by_name = Endpoints::parse("eu-west-1").unwrap();
+        assert_eq!(by_name.api, "https://api.mypurecloud.ie");
+        assert_eq!(by_name.login, "https://login.mypurecloud.ie");
+        assert_eq!(
+            by_name.downloads,
+            "https://api-downloads.mypurecloud.ie/api/v2/downloads/"
+        );
+        assert_eq!(Endpoints::parse("mypurecloud.ie").unwrap(), by_name);
+        assert_eq!(Endpoints::parse("api.mypurecloud.ie").unwrap(), by_name);
+        let base = Endpoints::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(base.api, "http://127.0.0.1:8080");
+        assert_eq!(base.login, "http://127.0.0.1:8080");
+        assert_eq!(base.downloads, "http://127.0.0.1:8080/api/v2/downloads/");
+    }
+
+    #[test]
+    fn every_region_of_the_table_parses() {
+        for (name, domain) in REGIONS {
+            let e = Endpoints::parse(name).unwrap();
+            assert_eq!(e.api, format!("https://api.{domain}"));
+        }
+        assert_eq!(
+            Endpoints::parse("us-east-2").unwrap().login,
+            "https://login.use2.us-gov-pure.cloud"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://localhost:9",
+            "http://[::1]:8080",
+            "https://proxy.example.com",
+        ] {
+            assert!(Endpoints::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:80",
+            "http://proxy.example.com",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(
+                matches!(Endpoints::parse(bad), Err(ConfigError::PlainHttp(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Endpoints::parse("https://u:p@h.example.com"),
+            Err(ConfigError::BadBaseUrl(_))
+        ));
+        assert!(matches!(
+            Endpoints::parse("mars-north-1"),
+            Err(ConfigError::UnknownRegion(_))
+        ));
+    }
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn from_env_is_none_without_variables_and_names_the_missing_one() {
+        assert!(Config::from_lookup(lookup(&[])).unwrap().is_none());
+        let err = Config::from_lookup(lookup(&[(ENV_CLIENT_ID, "id"), (ENV_REGION, "eu-west-1")]))
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingVar(ENV_CLIENT_SECRET));
+        assert!(err.to_string().contains(ENV_CLIENT_SECRET));
+        let cfg = Config::from_lookup(lookup(&[
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "s3cr3t-value"),
+            (ENV_REGION, "eu-central-1"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.endpoints.api, "https://api.mypurecloud.de");
+        let shown = format!("{cfg:?} {}", cfg.client_secret);
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,135 @@
+//! # tvault-genesys
+//!
+//! The Genesys Cloud Platform API client of transcript-vault. It implements
+//! [`tvault_core::ports::ConversationSource`]: pull a conversation's
+//! transcript, resolve attachment ids to URLs, and stream attachment bytes.
+//! Genesys does not push transcripts; a lifecycle event triggers the pull.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | region table, credentials, `from_env`, the validating builder |
+//! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
+//! | [`auth`] | the shared OAuth access token (single-flight renewal) |
+//! | [`pacer`] | staying below the per-token request allowance |
+//! | [`client`] | HTTP: auth, pacing, retries, error classification |
+//! | [`models`] | serde models of the Genesys responses (all fields optional) |
+//! | [`transcript`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
+//! | [`messages`] | messages API: fallback transcript, attachment resolution |
+//! | [`download`] | attachment bytes through the downloads API and signed URLs |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use tvault_core::{Archiver, ports::{ConversationSource, Deadline, SystemClock}};
+//! let source = tvault_genesys::GenesysSource::from_env()?; // None without GENESYSCLOUD_* variables
+//! let vault = tvault_vault::open("./vault")?;
+//! let archiver = Archiver::new(vault, source.map(|s| s as Arc<dyn ConversationSource>), Arc::new(SystemClock));
+//! archiver.archive_raw(r#"{"detail": {}}"#, Deadline::NONE).await.ok();
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod download;
+pub mod messages;
+pub mod models;
+pub mod pacer;
+pub mod transcript;
+pub mod tuning;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+use tvault_core::ports::{
+    ByteStream, ConversationSource, Deadline, Fetched, Resolved, SourceError,
+};
+use tvault_core::transcript::AttachmentRef;
+use tvault_core::{AttachmentId, ConversationId};
+
+pub use config::{Config, ConfigBuilder, ConfigError, Endpoints, Secret};
+pub use tuning::Tuning;
+
+/// The Genesys Cloud conversation source. One per process: it holds the
+/// shared access token and the request pacer, so wrap it in an `Arc` and
+/// share it between all concurrent archives.
+#[derive(Debug)]
+pub struct GenesysSource {
+    client: client::Client,
+}
+
+impl GenesysSource {
+    /// A source for a validated configuration.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Ok(Self {
+            client: client::Client::new(config)?,
+        })
+    }
+
+    /// From `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
+    /// `GENESYSCLOUD_REGION`: `Ok(None)` when none is set, an error naming the
+    /// missing variable when only some are.
+    pub fn from_env() -> Result<Option<Arc<Self>>, ConfigError> {
+        match Config::from_env()? {
+            Some(c) => Ok(Some(Arc::new(Self::new(c)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The hosts in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        self.client.endpoints()
+    }
+
+    /// `POST /oauth/token` attempts so far (for tests and metrics).
+    pub fn token_requests(&self) -> u64 {
+        self.client.token_requests()
+    }
+}
+
+#[async_trait]
+impl ConversationSource for GenesysSource {
+    /// `GET /api/v2/conversations/{id}/recordings?formatId=NONE`, falling back
+    /// to the messages API (see [`transcript::fetch`]).
+    async fn fetch_transcript(
+        &self,
+        conversation: &ConversationId,
+        deadline: Deadline,
+    ) -> Result<Fetched, SourceError> {
+        let span = tracing::info_span!("genesys_transcript", conversation_id = %conversation);
+        transcript::fetch(&self.client, conversation, deadline)
+            .instrument(span)
+            .await
+    }
+
+    /// `GET /api/v2/conversations/messages/{conversationId}/messages/{messageId}`
+    /// per message (see [`messages::resolve`]).
+    async fn resolve_attachments(
+        &self,
+        conversation: &ConversationId,
+        wanted: &[(Option<String>, AttachmentId)],
+        deadline: Deadline,
+    ) -> Result<Resolved, SourceError> {
+        let span = tracing::info_span!("genesys_resolve", conversation_id = %conversation);
+        messages::resolve(&self.client, conversation, wanted, deadline)
+            .instrument(span)
+            .await
+    }
+
+    /// `GET /api/v2/downloads/{downloadId}?issueRedirect=false`, then the
+    /// signed URL without credentials (see [`download::open`]).
+    async fn open_attachment(
+        &self,
+        attachment: &AttachmentRef,
+        deadline: Deadline,
+    ) -> Result<ByteStream, SourceError> {
+        let span = tracing::info_span!(
+            "genesys_attachment",
+            message_id = attachment.message_id.as_deref().unwrap_or("")
+        );
+        download::open(&self.client, attachment, deadline)
+            .instrument(span)
+            .await
+    }
+}

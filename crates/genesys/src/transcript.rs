@@ -1,0 +1,246 @@
+//! Fetching a conversation's transcript: the recordings API first, the
+//! messages API when there is no messaging recording.
+//!
+//! `GET /api/v2/conversations/{id}/recordings?formatId=NONE` answers 202 while
+//! the recording is being produced (after the conversation ends): that is
+//! [`SourceError::NotReady`], retried later through the queue. A 200 without a
+//! messaging recording falls back to [`crate::messages`]; if that has nothing
+//! either, the transcript is not ready yet.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tvault_core::ConversationId;
+use tvault_core::id::AttachmentId;
+use tvault_core::ports::{Deadline, Fetched, SourceDoc, SourceError};
+use tvault_core::transcript::{AttachmentRef, Draft, DraftMessage, Sender, parse_time};
+
+use crate::client::Client;
+use crate::messages;
+use crate::models::{Recording, RecordingMessage};
+
+/// Fetch and map the transcript of `conv`.
+///
+/// `GET /api/v2/conversations/{conversationId}/recordings?formatId=NONE`, then
+/// if needed `GET /api/v2/conversations/messages/{conversationId}` and
+/// `POST /api/v2/conversations/messages/{conversationId}/messages/bulk`.
+pub async fn fetch(
+    client: &Client,
+    conv: &ConversationId,
+    deadline: Deadline,
+) -> Result<Fetched, SourceError> {
+    let path = format!("/api/v2/conversations/{conv}/recordings?formatId=NONE");
+    let mut sources = Vec::new();
+    match client.get_json("recordings", &path, deadline).await {
+        Ok((StatusCode::ACCEPTED, _)) => {
+            return Err(SourceError::NotReady {
+                reason: "recordings: HTTP 202, the transcript is still being produced".into(),
+                retry_after: None,
+            });
+        }
+        Ok((_, body)) => {
+            let recordings: Vec<Recording> = parse("recordings", &body)?;
+            sources.push(doc("recordings", body));
+            let messaging: Vec<&Recording> = recordings
+                .iter()
+                .filter(|r| is_messaging(r.media.as_deref()))
+                .filter(|r| {
+                    r.messaging_transcript
+                        .as_ref()
+                        .is_some_and(|t| !t.is_empty())
+                })
+                .collect();
+            if !messaging.is_empty() {
+                let draft = from_recordings(conv, &messaging)?;
+                return Ok(Fetched { draft, sources });
+            }
+        }
+        // Some conversations have no recording resource at all; the messages
+        // API below says whether the conversation itself exists.
+        Err(SourceError::Gone { reason }) => {
+            tracing::info!(conversation_id = %conv, %reason, "no recordings; trying the messages API");
+        }
+        Err(e) => return Err(e),
+    }
+    let all = messages::fetch_all(client, conv, deadline).await?;
+    sources.extend(all.sources);
+    if all.messages.is_empty() {
+        return Err(SourceError::NotReady {
+            reason: "no messaging recording yet and the messages API lists no messages".into(),
+            retry_after: None,
+        });
+    }
+    let draft = messages::to_draft(conv, &all.conversation, &all.messages)?;
+    Ok(Fetched { draft, sources })
+}
+
+fn is_messaging(media: Option<&str>) -> bool {
+    media.is_some_and(|m| m.eq_ignore_ascii_case("messaging") || m.eq_ignore_ascii_case("message"))
+}
+
+/// Parse a JSON body, naming the call on failure.
+pub(crate) fn parse<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, SourceError> {
+    serde_json::from_slice(body).map_err(|e| SourceError::BadResponse {
+        reason: format!("{what}: unexpected JSON: {e}"),
+    })
+}
+
+pub(crate) fn doc(name: &str, bytes: Bytes) -> SourceDoc {
+    SourceDoc {
+        name: name.to_string(),
+        bytes,
+    }
+}
+
+/// An optional time; a time Genesys wrote in a form we cannot read is dropped
+/// with a warning rather than failing the archive (the raw response is kept).
+pub(crate) fn time(field: &str, s: Option<&str>) -> Option<DateTime<Utc>> {
+    let s = s?;
+    match parse_time(s) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(field, value = s, error = %e, "unreadable time in a Genesys response");
+            None
+        }
+    }
+}
+
+pub(crate) fn attachment_id(
+    id: Option<&str>,
+    message: Option<&str>,
+) -> Result<AttachmentId, SourceError> {
+    let id = id.unwrap_or_default();
+    AttachmentId::new(id).map_err(|e| SourceError::BadResponse {
+        reason: format!(
+            "attachment of message {} has an unusable id {id:?}: {e}",
+            message.unwrap_or("(no id)")
+        ),
+    })
+}
+
+/// Map the messaging recordings of a conversation into a draft.
+pub fn from_recordings(
+    conv: &ConversationId,
+    recordings: &[&Recording],
+) -> Result<Draft, SourceError> {
+    let mut draft = Draft::new(conv.clone());
+    draft.start_time = recordings
+        .iter()
+        .filter_map(|r| time("recording.startTime", r.start_time.as_deref()))
+        .min();
+    draft.end_time = recordings
+        .iter()
+        .filter_map(|r| time("recording.endTime", r.end_time.as_deref()))
+        .max();
+    for r in recordings {
+        for m in r.messaging_transcript.iter().flatten() {
+            // Transfers can split a conversation into several recordings that
+            // repeat messages: keep each message id once.
+            if m.id.is_some() && draft.messages.iter().any(|d| d.id == m.id) {
+                continue;
+            }
+            draft.messages.push(recording_message(m)?);
+        }
+    }
+    Ok(draft)
+}
+
+fn recording_message(m: &RecordingMessage) -> Result<DraftMessage, SourceError> {
+    let external = m.from_external_contact.as_ref();
+    let external_name = external.and_then(|c| {
+        let parts: Vec<&str> = [c.first_name.as_deref(), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    });
+    let mut attachments = Vec::new();
+    for a in m.message_media_attachments.iter().flatten() {
+        let id = attachment_id(a.id.as_deref(), m.id.as_deref())?;
+        attachments.push((
+            id,
+            AttachmentRef {
+                message_id: m.id.clone(),
+                name: a.name.clone(),
+                content_type: a.media_type.clone(),
+                size: a.content_length,
+                sha256: None,
+                url: a.url.clone(),
+            },
+        ));
+    }
+    Ok(DraftMessage {
+        id: m.id.clone(),
+        timestamp: time("messagingTranscript.timestamp", m.timestamp.as_deref()),
+        // The recording carries no direction. Genesys directions are the
+        // organisation's point of view: the customer's messages are inbound,
+        // everyone else's (agent, bot, system) outbound.
+        direction: m.purpose.as_deref().map(|p| {
+            if p.eq_ignore_ascii_case("customer") {
+                "inbound"
+            } else {
+                "outbound"
+            }
+            .to_string()
+        }),
+        purpose: m.purpose.clone(),
+        sender: Sender {
+            participant_id: m.participant_id.clone(),
+            user_id: m.from_user.as_ref().and_then(|u| u.id.clone()),
+            external_contact_id: external.and_then(|c| c.id.clone()),
+            name: m
+                .from_user
+                .as_ref()
+                .and_then(|u| u.name.clone())
+                .or(external_name),
+            address: m.from.clone(),
+        },
+        text: m.message_text.clone(),
+        attachments,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recordings_fixture_maps_every_message_sender_and_attachment() {
+        let p = format!(
+            "{}/../../fixtures/genesys/api_get_conversation_recordings__messaging.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let recs: Vec<Recording> = parse("recordings", &std::fs::read(p).unwrap()).unwrap();
+        let conv = ConversationId::new("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f").unwrap();
+        let d = from_recordings(&conv, &recs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(d.messages.len(), 5);
+        let first = &d.messages[0];
+        assert_eq!(first.direction.as_deref(), Some("inbound"));
+        assert_eq!(first.sender.name.as_deref(), Some("Jordan Keane"));
+        assert_eq!(
+            first.sender.external_contact_id.as_deref(),
+            Some("2a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809")
+        );
+        let agent = &d.messages[1];
+        assert_eq!(agent.direction.as_deref(), Some("outbound"));
+        assert_eq!(
+            agent.sender.user_id.as_deref(),
+            Some("4f3e2d1c-0b9a-4876-a5b4-c3d2e1f0a9b8")
+        );
+        let (id, r) = &d.messages[2].attachments[0];
+        assert_eq!(id.as_str(), "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b");
+        assert_eq!(r.size, Some(284311));
+        assert_eq!(r.content_type.as_deref(), Some("image/jpeg"));
+        assert!(d.end_time.is_some() && d.start_time.is_some());
+    }
+
+    #[test]
+    fn attachment_with_an_unsafe_id_is_a_bad_response() {
+        assert!(matches!(
+            attachment_id(Some("../x"), Some("m1")),
+            Err(SourceError::BadResponse { .. })
+        ));
+    }
+}

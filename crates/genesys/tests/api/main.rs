@@ -1,0 +1,12 @@
+//! End-to-end tests of the Genesys source: the fake Genesys API
+//! (`tvault-testkit`), the real client, `tvault_core::Archiver` and a local
+//! vault on disk.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod archive;
+mod concurrency;
+mod faults;
+mod logs;
+mod util;

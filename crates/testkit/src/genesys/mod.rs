@@ -1,0 +1,151 @@
+//! A fake Genesys Cloud Platform API, in-process, on `127.0.0.1:0`.
+//!
+//! It answers in the shapes of `fixtures/genesys/` for any number of
+//! conversations a test registers, with attachment bytes the test provides
+//! (or generated on the fly, for gigabyte-sized bodies that are never held in
+//! memory), and can be scripted per route to answer 202, 429 with
+//! `Retry-After`, 5xx, 403 (an expired signed URL), a truncated body, and to
+//! make tokens expire early. It counts requests per route.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`model`] | what a test registers: conversations, messages, attachments, faults |
+//! | `server` | the hyper server and its routes |
+//! | `shapes` | the JSON bodies, in the fixtures' shapes |
+//!
+//! Served routes (one host, as `GENESYSCLOUD_REGION=http://127.0.0.1:PORT` expects):
+//! `POST /oauth/token`, `GET /api/v2/conversations/{id}/recordings`,
+//! `GET /api/v2/conversations/messages/{id}`, `POST .../messages/bulk`,
+//! `GET .../messages/{messageId}`, `GET /api/v2/downloads/{downloadId}`,
+//! `GET /signed/{downloadId}` (the signed URL), `GET /cdn/{downloadId}` (a third-party host).
+//!
+//! hyper is used directly rather than axum: the Genesys client's reqwest
+//! already depends on hyper, so the fake adds almost nothing to the build, and
+//! its eight routes need no router.
+
+pub mod model;
+mod server;
+mod shapes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use model::{
+    Body, FakeAttachment, FakeConversation, FakeMessage, Fault, Route, Sha, generated_sha256,
+};
+
+/// The OAuth client id the fake accepts.
+pub const CLIENT_ID: &str = "fake-client-id";
+/// The OAuth client secret the fake accepts. Tests check it never reaches a log.
+pub const CLIENT_SECRET: &str = "fake-secret-Zq81-never-log-me";
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub conversations: HashMap<String, FakeConversation>,
+    pub faults: HashMap<Route, Vec<Fault>>,
+    pub counts: HashMap<Route, u64>,
+    /// Token value → API uses left (`None`: unlimited).
+    pub tokens: HashMap<String, Option<u64>>,
+    pub tokens_issued: u64,
+    pub token_lifetime_secs: u64,
+    pub token_uses: Option<u64>,
+    pub ratelimit_allowed: Option<u64>,
+    pub signed_issued: u64,
+    pub correlation: u64,
+    pub credentials_on_anonymous: u64,
+}
+
+/// A running fake. Dropping it stops the server.
+pub struct FakeGenesys {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGenesys {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGenesys {
+    /// Start on `127.0.0.1:0`, in the current tokio runtime.
+    pub async fn start() -> std::io::Result<FakeGenesys> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            token_lifetime_secs: 86_399,
+            ..State::default()
+        }));
+        let base = format!("http://{addr}");
+        let task = tokio::spawn(server::serve(listener, state.clone(), base));
+        Ok(FakeGenesys { addr, state, task })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `http://127.0.0.1:PORT`: the value for `GENESYSCLOUD_REGION`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Register (or replace) a conversation. Each attachment gets a download
+    /// id unique to its conversation and attachment id.
+    pub fn add(&self, mut conversation: FakeConversation) {
+        let conv = conversation.id.clone();
+        for a in conversation.attachments_mut() {
+            if a.download_id.is_empty() {
+                a.download_id = format!("dl{:016x}", fnv1a(&format!("{conv}/{}", a.id)));
+            }
+        }
+        self.lock()
+            .conversations
+            .insert(conversation.id.clone(), conversation);
+    }
+
+    /// Answer the next requests to `route` with `faults`, in order, then normally.
+    pub fn script(&self, route: Route, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.entry(route).or_default().extend(faults);
+    }
+
+    /// Requests seen on `route`.
+    pub fn count(&self, route: Route) -> u64 {
+        self.lock().counts.get(&route).copied().unwrap_or(0)
+    }
+
+    /// Requests to the signed-URL or third-party routes that carried an
+    /// `Authorization` header (must stay 0).
+    pub fn credentials_on_anonymous_routes(&self) -> u64 {
+        self.lock().credentials_on_anonymous
+    }
+
+    /// `expires_in` of tokens issued from now on.
+    pub fn set_token_lifetime(&self, secs: u64) {
+        self.lock().token_lifetime_secs = secs;
+    }
+
+    /// Tokens issued from now on stop working after `uses` API requests,
+    /// whatever their `expires_in` said (a token that expires mid-run).
+    pub fn expire_tokens_after(&self, uses: u64) {
+        self.lock().token_uses = Some(uses);
+    }
+
+    /// Every token issued so far stops working now.
+    pub fn revoke_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// Send `inin-ratelimit-allowed: n` (and the count) on API responses.
+    pub fn set_rate_limit_allowed(&self, n: Option<u64>) {
+        self.lock().ratelimit_allowed = n;
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,169 @@
+//! JSON bodies in the shapes of `fixtures/genesys/` (field names from the SDK models).
+
+use serde_json::{Value, json};
+
+use super::model::{FakeAttachment, FakeConversation, FakeMessage};
+
+const CUSTOMER_ADDRESS: &str = "3b2a1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
+const CHANNEL_ADDRESS: &str = "e0d1c2b3-a495-4867-9788-a6b5c4d3e2f1";
+const EXTERNAL_CONTACT: &str = "2a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809";
+const AGENT_USER: &str = "4f3e2d1c-0b9a-4876-a5b4-c3d2e1f0a9b8";
+
+fn is_customer(m: &FakeMessage) -> bool {
+    m.purpose == "customer"
+}
+
+/// Where an attachment is served: the downloads API, or a third-party host.
+pub fn attachment_url(base: &str, a: &FakeAttachment) -> String {
+    if a.third_party {
+        format!("{base}/cdn/{}", a.download_id)
+    } else {
+        format!("{base}/api/v2/downloads/{}", a.download_id)
+    }
+}
+
+/// `GET /api/v2/conversations/{id}/recordings` (`api_get_conversation_recordings__messaging.json`).
+pub fn recordings(base: &str, c: &FakeConversation) -> Value {
+    if !c.with_recording {
+        return json!([]);
+    }
+    let transcript: Vec<Value> = c
+        .messages
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "from": if is_customer(m) { CUSTOMER_ADDRESS } else { CHANNEL_ADDRESS },
+                "to": if is_customer(m) { CHANNEL_ADDRESS } else { CUSTOMER_ADDRESS },
+                "timestamp": m.timestamp,
+                "id": m.id,
+                "purpose": m.purpose,
+                "participantId": m.participant_id,
+                "messageText": m.text,
+            });
+            if is_customer(m) {
+                v["fromExternalContact"] = json!({"id": EXTERNAL_CONTACT, "firstName": "Jordan", "lastName": "Keane",
+                    "selfUri": format!("/api/v2/externalcontacts/contacts/{EXTERNAL_CONTACT}")});
+            } else {
+                v["fromUser"] = json!({"id": AGENT_USER, "name": "Aoife Byrne", "selfUri": format!("/api/v2/users/{AGENT_USER}")});
+            }
+            if !m.attachments.is_empty() {
+                v["contentType"] = json!("Attachment");
+                v["messageMediaAttachments"] = m
+                    .attachments
+                    .iter()
+                    .map(|a| json!({"url": attachment_url(base, a), "mediaType": a.mime, "contentLength": a.size(), "name": a.filename, "id": a.id}))
+                    .collect();
+            }
+            v
+        })
+        .collect();
+    json!([{
+        "id": format!("rec-{}", c.id),
+        "conversationId": c.id,
+        "startTime": c.start_time,
+        "endTime": c.end_time,
+        "media": "messaging",
+        "annotations": [],
+        "messagingTranscript": transcript,
+        "fileState": "AVAILABLE",
+        "recordingFileRole": "CUSTOMER_EXPERIENCE",
+        "selfUri": format!("/api/v2/conversations/{}/recordings/rec-{}", c.id, c.id),
+    }])
+}
+
+/// `GET /api/v2/conversations/messages/{id}` (`api_get_message_conversation.json`).
+pub fn conversation(c: &FakeConversation) -> Value {
+    let mut participants: Vec<(String, String, Vec<&FakeMessage>)> = Vec::new();
+    for m in &c.messages {
+        match participants.iter_mut().find(|p| p.0 == m.participant_id) {
+            Some(p) => p.2.push(m),
+            None => participants.push((m.participant_id.clone(), m.purpose.clone(), vec![m])),
+        }
+    }
+    let participants: Vec<Value> = participants
+        .into_iter()
+        .map(|(id, purpose, msgs)| {
+            let mut p = json!({
+                "id": id,
+                "name": if purpose == "customer" { "Jordan Keane" } else { "Aoife Byrne" },
+                "startTime": c.start_time,
+                "endTime": c.end_time,
+                "purpose": purpose,
+                "state": "disconnected",
+                "direction": "inbound",
+                "messages": msgs.iter().map(|m| json!({
+                    "messageId": m.id,
+                    "messageURI": format!("/api/v2/conversations/messages/{}/messages/{}", c.id, m.id),
+                    "messageStatus": "received",
+                    "messageSegmentCount": 1,
+                    "messageTime": m.timestamp,
+                })).collect::<Vec<_>>(),
+                "type": "webmessaging",
+            });
+            if purpose == "customer" {
+                p["externalContact"] = json!({"id": EXTERNAL_CONTACT});
+            } else {
+                p["user"] = json!({"id": AGENT_USER});
+            }
+            p
+        })
+        .collect();
+    json!({"id": c.id, "participants": participants, "otherMediaUris": [],
+        "selfUri": format!("/api/v2/conversations/messages/{}", c.id)})
+}
+
+/// One `MessageData` (`api_post_messages_bulk__with_attachment.json` entities).
+pub fn message(base: &str, c: &FakeConversation, m: &FakeMessage) -> Value {
+    let customer = is_customer(m);
+    let from = if customer {
+        json!({"nickname": "Jordan Keane", "id": CUSTOMER_ADDRESS, "idType": "Opaque", "externalContactId": EXTERNAL_CONTACT})
+    } else {
+        json!({"id": CHANNEL_ADDRESS})
+    };
+    let mut normalized = json!({
+        "id": m.id,
+        "channel": {"id": CHANNEL_ADDRESS, "platform": "WebMessaging", "type": "Private",
+            "messageId": m.id, "time": m.timestamp, "from": from},
+        "type": "Text",
+        "direction": if customer { "Inbound" } else { "Outbound" },
+    });
+    if !m.text.is_empty() {
+        normalized["text"] = json!(m.text);
+    }
+    if !m.attachments.is_empty() {
+        normalized["content"] = m
+            .attachments
+            .iter()
+            .map(|a| {
+                let mut att = json!({"id": a.id, "mediaType": "Image", "url": attachment_url(base, a),
+                    "mime": a.mime, "filename": a.filename, "contentSizeBytes": a.size()});
+                if let Some(sha) = a.stated_sha256() {
+                    att["sha256"] = json!(sha);
+                }
+                json!({"contentType": "Attachment", "attachment": att})
+            })
+            .collect();
+    }
+    let mut v = json!({
+        "id": m.id,
+        "timestamp": m.timestamp,
+        "fromAddress": if customer { CUSTOMER_ADDRESS } else { CHANNEL_ADDRESS },
+        "toAddress": if customer { CHANNEL_ADDRESS } else { CUSTOMER_ADDRESS },
+        "direction": if customer { "inbound" } else { "outbound" },
+        "messengerType": "webmessaging",
+        "status": "received",
+        "normalizedMessage": normalized,
+        "conversationId": c.id,
+        "selfUri": format!("/api/v2/conversations/messages/{}/details", m.id),
+    });
+    if !customer {
+        v["createdBy"] = json!({"id": AGENT_USER, "name": "Aoife Byrne"});
+    }
+    v
+}
+
+/// Genesys's `ErrorBody` (`http_429_response.json`).
+pub fn error(status: u16, code: &str, message: &str, correlation: &str) -> Value {
+    json!({"message": message, "code": code, "status": status, "messageParams": {},
+        "contextId": correlation, "details": [], "errors": []})
+}
