@@ -101,6 +101,7 @@ pub fn parse(id: &str, text: &str) -> Result<SecretValues, SecretError> {
 pub struct SecretSource {
     client: aws_sdk_secretsmanager::Client,
     id: String,
+    min_reread: Duration,
     state: Mutex<Option<(SecretValues, Instant)>>,
 }
 
@@ -110,8 +111,15 @@ impl SecretSource {
         Self {
             client: aws_sdk_secretsmanager::Client::new(config),
             id: id.into(),
+            min_reread: REREAD_INTERVAL,
             state: Mutex::new(None),
         }
+    }
+
+    /// Change the shortest time between two reads (default [`REREAD_INTERVAL`]).
+    pub fn with_min_reread(mut self, min: Duration) -> Self {
+        self.min_reread = min;
+        self
     }
 
     /// The secret's values, read on first use and then cached.
@@ -126,12 +134,12 @@ impl SecretSource {
     }
 
     /// After a credential was rejected: read the secret again unless it was
-    /// read less than [`REREAD_INTERVAL`] ago. Returns the new values when
+    /// read less than the minimum interval ago. Returns the new values when
     /// they changed, `None` otherwise.
     pub async fn reread(&self) -> Result<Option<SecretValues>, SecretError> {
         let mut state = self.state.lock().await;
         if let Some((_, at)) = &*state
-            && at.elapsed() < REREAD_INTERVAL
+            && at.elapsed() < self.min_reread
         {
             return Ok(None);
         }

@@ -79,7 +79,13 @@ impl Router {
         let (Some(id), Some(config)) = (base.secret_id.clone(), config) else {
             return Self::new(base);
         };
-        let source = SecretSource::new(config, id);
+        // TVAULT_SECRET_MIN_REREAD_SECONDS shortens the one-minute floor
+        // between re-reads (tests; an operator mid-rotation).
+        let min_reread = std::env::var("TVAULT_SECRET_MIN_REREAD_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(tvault_aws::secret::REREAD_INTERVAL, Duration::from_secs);
+        let source = SecretSource::new(config, id).with_min_reread(min_reread);
         let values = source.get().await?;
         let settings = base.clone().with_secret(&values);
         let archiver = settings.archiver()?;

@@ -1,1 +1,2 @@
 pub mod genesys;
+pub mod lambda;
