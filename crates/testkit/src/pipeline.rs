@@ -1,0 +1,244 @@
+//! The whole pipeline in one place for end-to-end tests: queues in moto with
+//! a redrive policy, a realistic mix of events, and the checks of a drained
+//! run (every conversation in the vault once, every manifest verified, only
+//! the poison in the dead-letter queue, unchanged).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+use tvault_aws::{Queue, SdkConfig};
+use tvault_core::ports::Vault;
+
+use crate::genesys::{FakeConversation, FakeGenesys};
+
+/// moto's endpoint from `TVAULT_TEST_MOTO`, as an SDK configuration. `None`
+/// outside CI when moto is not running; in CI (`CI` set) a panic.
+pub async fn moto() -> Option<(String, SdkConfig)> {
+    let Ok(endpoint) = std::env::var("TVAULT_TEST_MOTO") else {
+        assert!(std::env::var("CI").is_err(), "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)");
+        eprintln!("SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\"");
+        return None;
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    Some((endpoint, config))
+}
+
+/// The region the tests use with moto.
+pub const REGION: &str = "eu-west-1";
+
+/// Environment for a child process (the Lambda, the worker) to reach moto.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
+}
+
+/// A source queue with a redrive policy to its dead-letter queue.
+pub struct Queues {
+    pub source: Queue,
+    pub dlq: Queue,
+    pub source_arn: String,
+}
+
+/// Create a queue pair with `maxReceiveCount` `max_receives` and the given
+/// default visibility timeout.
+pub async fn queues(config: &SdkConfig, max_receives: u32, visibility_secs: u32) -> Queues {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let name = format!("tvault-e2e-{n}");
+    let dlq_url =
+        sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("create DLQ").queue_url.unwrap_or_default();
+    let arn = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .expect("queue ARN")
+                .attributes
+                .unwrap_or_default()
+                .remove(&QueueAttributeName::QueueArn)
+                .unwrap_or_default()
+        }
+    };
+    let dlq_arn = arn(dlq_url.clone()).await;
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#),
+        )
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .unwrap_or_default();
+    let source_arn = arn(url.clone()).await;
+    Queues { source: Queue::new(config, url), dlq: Queue::new(config, dlq_url), source_arn }
+}
+
+/// A mix of events as the EventBridge rule would deliver them.
+pub struct Mix {
+    /// Every body to send, in order.
+    pub bodies: Vec<String>,
+    /// The conversations that must end up in the vault.
+    pub conversations: BTreeSet<String>,
+    /// The bodies that must end up in the dead-letter queue.
+    pub poison: Vec<String>,
+}
+
+fn envelope(id: &str, topic_suffix: &str, conv: &str, body: serde_json::Value) -> String {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": format!("v2.detail.events.conversation.{{id}}.{topic_suffix}"),
+        "source": "aws.partner/genesys.com/cloud/6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/tvault-e2e",
+        "account": "123456789012",
+        "time": "2026-09-20T09:31:40Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "topicName": format!("v2.detail.events.conversation.{conv}.{topic_suffix}"),
+            "version": "2",
+            "eventBody": body,
+            "metadata": {"CorrelationId": "00000000-0000-4000-8000-000000000000"},
+            "timestamp": "2026-09-20T09:31:40.412Z"
+        }
+    })
+    .to_string()
+}
+
+/// `total` events: lifecycle events for conversations registered in `fake`
+/// (with two small attachments each), transcript-carrying events, `dupes`
+/// exact duplicates, `skipped` voice events and `poison` bad records
+/// (not JSON, unsafe ids, wrong types). Returns the bodies and what to expect.
+pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poison: usize) -> Mix {
+    let fresh = total - dupes - skipped - poison;
+    let lifecycle = fresh / 2;
+    let mut bodies = Vec::with_capacity(total);
+    let mut conversations = BTreeSet::new();
+    for i in 0..fresh {
+        let conv = format!("e2e-{i:05}-8d3f4c1e");
+        if i < lifecycle {
+            fake.add(FakeConversation::sample(&conv, format!("photo of {conv}").into_bytes(), format!("invoice {conv}").into_bytes()));
+            let suffix = ["customer.end", "acw", "user.end"][i % 3];
+            let body = json!({"eventTime": 1_789_896_700_123u64 + i as u64, "conversationId": conv, "mediaType": "MESSAGE", "messageType": "WEBMESSAGING"});
+            bodies.push(envelope(&format!("evt-{i}"), suffix, &conv, body));
+        } else {
+            let body = json!({"conversationId": conv, "mediaType": "MESSAGE", "messages": [
+                {"messageId": format!("{conv}-m1"), "timestamp": "2026-09-20T09:14:03.512Z", "direction": "inbound", "participantPurpose": "customer", "text": format!("hello from {conv}")},
+                {"messageId": format!("{conv}-m2"), "timestamp": "2026-09-20T09:15:10.044Z", "direction": "outbound", "participantPurpose": "agent", "text": "how can I help?"}
+            ]});
+            bodies.push(envelope(&format!("evt-{i}"), "transcripts", &conv, body));
+        }
+        conversations.insert(conv);
+    }
+    for d in 0..dupes {
+        bodies.push(bodies[d * 7 % fresh].clone());
+    }
+    for s in 0..skipped {
+        let conv = format!("voice-{s:03}");
+        let body = json!({"eventTime": 1_789_896_700_123u64, "conversationId": conv, "mediaType": "VOICE"});
+        bodies.push(envelope(&format!("voice-{s}"), "customer.end", &conv, body));
+    }
+    let bad = [
+        "this is not JSON".to_string(),
+        r#"{"detail":{"conversationId":"../../etc/passwd","messages":[]}}"#.to_string(),
+        envelope("bad-time", "customer.end", "bad-time-1", json!({"conversationId": "bad-time-1", "mediaType": "MESSAGE", "eventTime": "yesterday"})),
+        r#"{"detail-type":"v2.detail.events.conversation.{id}.customer.end","detail":{"eventBody":{"mediaType":"MESSAGE"}}}"#.to_string(),
+        r#"{"detail": {"conversationId": "trunc"#.to_string(),
+    ];
+    let poison: Vec<String> = (0..poison).map(|p| bad[p % bad.len()].clone()).collect();
+    bodies.extend(poison.iter().cloned());
+    // Interleave, deterministically, so that bad and duplicate records share batches with good ones.
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_by_key(|&i| (i * 7919) % bodies.len());
+    let bodies = order.into_iter().map(|i| bodies[i].clone()).collect();
+    Mix { bodies, conversations, poison }
+}
+
+/// Send every body, ten to a call.
+pub async fn send_all(queue: &Queue, bodies: &[String]) {
+    for b in bodies {
+        queue.send(b).await.expect("send");
+    }
+}
+
+/// Wait until the source queue holds nothing, visible or in flight.
+pub async fn until_drained(queue: &Queue, timeout: Duration) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < end {
+        if queue.depth().await.map(|d| d == (0, 0)).unwrap_or(false) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// Every conversation with its manifests (generations).
+pub async fn generations(vault: &dyn Vault) -> BTreeMap<String, usize> {
+    let mut out: BTreeMap<String, usize> = BTreeMap::new();
+    for l in vault.list("conversations/").await.expect("list") {
+        if let Some((conv, _)) = tvault_core::keys::parse_manifest(&l.path) {
+            *out.entry(conv.to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Read every message of the dead-letter queue (and delete them).
+pub async fn take_all(queue: &Queue) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let batch = queue.receive(10, 1, 60).await.expect("receive");
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            queue.delete(&m.receipt_handle).await.expect("delete");
+            out.push(m.body);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Re-hash every object of every manifest; the problems found (empty when all is well).
+pub async fn verify_all(vault: &dyn Vault) -> Vec<String> {
+    let mut problems = Vec::new();
+    for l in vault.list("conversations/").await.expect("list") {
+        if tvault_core::keys::parse_manifest(&l.path).is_none() {
+            continue;
+        }
+        let bytes = vault.get(&l.path).await.expect("manifest");
+        let m = match tvault_core::manifest::Manifest::from_slice(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(format!("{}: {e}", l.path));
+                continue;
+            }
+        };
+        for o in &m.objects {
+            if let Err(e) = tvault_core::read::verify_entry(vault, o).await {
+                problems.push(e.to_string());
+            }
+        }
+    }
+    problems
+}
