@@ -1,0 +1,97 @@
+//! Helpers shared by the vault's integration tests: reaching Azurite and
+//! giving each test a container of its own, so tests run in parallel.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tvault_vault::ObjectVault;
+use tvault_vault::azure::{AzureConfig, RetryPolicy, config::DEV_ACCOUNT_KEY};
+
+/// The variable that points the tests at Azurite, e.g. `http://127.0.0.1:10000/devstoreaccount1`.
+pub const AZURITE_VAR: &str = "TVAULT_TEST_AZURITE";
+
+/// Azurite's account endpoint, or `None` (with a notice) outside CI.
+/// In CI (`CI=true`) a missing Azurite is a failure, never a silent skip.
+pub fn azurite_endpoint() -> Option<String> {
+    match std::env::var(AZURITE_VAR) {
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().trim_end_matches('/').to_string()),
+        _ => {
+            let msg = format!(
+                "{AZURITE_VAR} is not set: run scripts/install-test-tools, then eval \"$(scripts/start-azurite)\" (or run scripts/test-azure)"
+            );
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            if ci {
+                panic!("{msg}");
+            }
+            eprintln!("SKIPPED outside CI: {msg}");
+            None
+        }
+    }
+}
+
+/// The explicit development connection string for Azurite at `endpoint`.
+pub fn dev_connection_string(endpoint: &str) -> String {
+    format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint={endpoint};"
+    )
+}
+
+/// A container name no other test (or run) uses.
+pub fn unique_container(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tag: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .take(24)
+        .collect();
+    format!(
+        "t-{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The configuration of a fresh container in Azurite at `endpoint`.
+pub fn config_for(endpoint: &str, container: &str) -> AzureConfig {
+    AzureConfig::new(format!("{endpoint}/{container}"))
+        .with_connection_string(dev_connection_string(endpoint))
+}
+
+/// A vault on a new, empty container in Azurite (created here).
+pub async fn azurite_vault(tag: &str) -> Option<Arc<ObjectVault>> {
+    let endpoint = azurite_endpoint()?;
+    Some(
+        vault_at(
+            &endpoint,
+            &unique_container(tag),
+            None,
+            RetryPolicy::default(),
+        )
+        .await,
+    )
+}
+
+/// A vault on `container` (created if missing) at `endpoint`, optionally with another block size.
+pub async fn vault_at(
+    endpoint: &str,
+    container: &str,
+    block_size: Option<usize>,
+    retry: RetryPolicy,
+) -> Arc<ObjectVault> {
+    let settings = config_for(endpoint, container)
+        .with_retry(retry)
+        .build()
+        .unwrap();
+    let vault = match block_size {
+        Some(b) => tvault_vault::azure::open_with_blocks(settings, b, 2).unwrap(),
+        None => tvault_vault::azure::open(settings).unwrap(),
+    };
+    vault.azure().unwrap().create_container().await.unwrap();
+    Arc::new(vault)
+}
