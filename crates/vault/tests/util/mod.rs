@@ -95,3 +95,42 @@ pub async fn vault_at(
     vault.azure().unwrap().create_container().await.unwrap();
     Arc::new(vault)
 }
+
+/// The workspace root (for fixtures, `.venv`).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `n` distinct transcript-carrying EventBridge events, built from the seed
+/// fixture with new conversation ids (and texts). Their attachment ids stay:
+/// with no Genesys client configured they are recorded in `missing[]`.
+pub fn transcript_events(tag: &str, n: usize) -> Vec<String> {
+    let path = workspace_root()
+        .join("fixtures/genesys/SEED_ASSUMED__eventbridge_transcripts__NOT_A_REAL_TOPIC.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let base: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut e = base.clone();
+            e["id"] = format!("evt-{tag}-{i}").into();
+            e["detail"]["conversationId"] = format!("conv-{tag}-{i:05}").into();
+            e["detail"]["messages"][0]["text"] = format!("Hi, order {i} arrived damaged.").into();
+            serde_json::to_string(&e).unwrap()
+        })
+        .collect()
+}
+
+/// The Python interpreter of the project's `.venv`, or `None` (with a notice) outside CI.
+pub fn venv_python() -> Option<std::path::PathBuf> {
+    let py = workspace_root().join(".venv/bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    let msg =
+        "the project's .venv with azure-storage-blob is missing: run scripts/install-test-tools";
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED outside CI: {msg}");
+    None
+}
