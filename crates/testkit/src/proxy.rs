@@ -47,6 +47,8 @@ pub struct FaultPlan {
     pub retry_after_ms_on_503: Option<Duration>,
     /// The first this many requests are all answered 429 (deterministic tests).
     pub throttle_first: u64,
+    /// The first this many requests are all forwarded, then their answer dropped.
+    pub drop_after_first: u64,
     /// Share whose connection is closed before forwarding: the request never lands.
     pub drop_before: f64,
     /// Share forwarded, then the connection closed without an answer: it landed, the answer is lost.
@@ -64,6 +66,7 @@ impl Default for FaultPlan {
             retry_after: Some(Duration::from_secs(1)),
             retry_after_ms_on_503: None,
             throttle_first: 0,
+            drop_after_first: 0,
             drop_before: 0.0,
             drop_after: 0.0,
             delay: Duration::ZERO,
@@ -219,6 +222,9 @@ fn decide(st: &State, n: u64) -> (Fate, FaultPlan) {
     if n < plan.throttle_first {
         return (Fate::Throttle(StatusCode::TOO_MANY_REQUESTS), plan);
     }
+    if n < plan.drop_after_first {
+        return (Fate::DropAfter, plan);
+    }
     let mut rng = lock(&st.rng);
     let mut draw = |share: f64| share > 0.0 && rng.next_f64() < share;
     let fate = if draw(plan.drop_before) {
@@ -312,8 +318,9 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
         .request(parts.method.clone(), format!("{}{path}", st.upstream))
         .body(body);
     for (name, value) in &parts.headers {
-        // reqwest sets Content-Length from the body it sends.
-        if !hop_by_hop(name.as_str()) && name != "content-length" {
+        // Content-Length is forwarded as sent: reqwest omits it for an empty
+        // body, and Azure refuses a PUT without it (400).
+        if !hop_by_hop(name.as_str()) {
             out = out.header(name, value);
         }
     }
