@@ -43,12 +43,22 @@ pub enum Backend {
 }
 
 /// The write-once vault over an `object_store` backend.
-#[derive(Debug)]
 pub struct ObjectVault {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
     /// The create-only write path of an Azure vault (object_store cannot make one).
     azure: Option<Arc<AzureWriter>>,
+}
+
+// Not derived: object_store's Azure client prints its credential (SAS
+// pairs, key bytes) in its `Debug`, so the store is never shown.
+impl std::fmt::Debug for ObjectVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectVault")
+            .field("backend", &self.backend)
+            .field("azure", &self.azure)
+            .finish_non_exhaustive()
+    }
 }
 
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);

@@ -54,7 +54,6 @@ pub const BLOCKS_IN_FLIGHT: usize = 2;
 
 /// The write side of an Azure vault: settings, the signing credentials and
 /// the retrying HTTP client shared with object_store's reads.
-#[derive(Debug)]
 pub struct AzureWriter {
     pub(crate) settings: AzureSettings,
     pub(crate) store: Arc<MicrosoftAzure>,
@@ -62,6 +61,18 @@ pub struct AzureWriter {
     shared: Arc<Shared>,
     pub(crate) block_size: usize,
     pub(crate) blocks_in_flight: usize,
+}
+
+// Not derived: object_store's `MicrosoftAzure` prints its credential in `Debug`.
+impl std::fmt::Debug for AzureWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureWriter")
+            .field("account", &self.settings.account)
+            .field("container", &self.settings.container)
+            .field("endpoint", &self.settings.endpoint)
+            .field("block_size", &self.block_size)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An Azure backend that could not be set up.
