@@ -30,11 +30,29 @@ pub fn azurite_endpoint() -> Option<String> {
     }
 }
 
-/// The explicit development connection string for Azurite at `endpoint`.
+/// The explicit development connection string for the account at `endpoint`
+/// (`http://127.0.0.1:PORT/ACCOUNT`; every account of scripts/start-azurite has the dev key).
 pub fn dev_connection_string(endpoint: &str) -> String {
+    let account = endpoint.rsplit('/').next().unwrap_or("devstoreaccount1");
     format!(
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint={endpoint};"
+        "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint={endpoint};"
     )
+}
+
+/// The accounts Azurite was started with (`TVAULT_TEST_AZURITE_ACCOUNTS`,
+/// comma-separated; the development account alone when unset).
+pub fn azurite_accounts() -> Vec<String> {
+    std::env::var("TVAULT_TEST_AZURITE_ACCOUNTS")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| vec!["devstoreaccount1".to_string()])
 }
 
 /// A container name no other test (or run) uses.
