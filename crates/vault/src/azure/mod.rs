@@ -3,6 +3,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`config`] | vault URL + credentials → validated [`AzureSettings`] |
+//! | `connection_string` | parsing `AZURE_STORAGE_CONNECTION_STRING` |
 //! | [`secret`] | [`Secret`], the redacting newtype for keys, SAS tokens, connection strings |
 //! | [`retry`] | the retrying, rate-adapting HTTP layer under every request; the [`RetryPolicy`] defaults |
 //! | [`limiter`] | adaptive (AIMD) concurrency toward the account |
@@ -35,6 +36,7 @@ use tvault_core::ports::VaultError;
 
 pub(crate) mod blocks;
 pub mod config;
+mod connection_string;
 pub mod limiter;
 pub mod retry;
 pub mod secret;
