@@ -49,6 +49,8 @@ pub struct FaultPlan {
     pub throttle_first: u64,
     /// The first this many requests are all forwarded, then their answer dropped.
     pub drop_after_first: u64,
+    /// The first this many requests with a body are forwarded with one byte of it changed.
+    pub corrupt_first: u64,
     /// Share whose connection is closed before forwarding: the request never lands.
     pub drop_before: f64,
     /// Share forwarded, then the connection closed without an answer: it landed, the answer is lost.
@@ -67,6 +69,7 @@ impl Default for FaultPlan {
             retry_after_ms_on_503: None,
             throttle_first: 0,
             drop_after_first: 0,
+            corrupt_first: 0,
             drop_before: 0.0,
             drop_after: 0.0,
             delay: Duration::ZERO,
@@ -83,6 +86,7 @@ pub struct ProxyCounts {
     pub throttled_429: u64,
     pub dropped_before: u64,
     pub dropped_after: u64,
+    pub corrupted: u64,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +97,7 @@ struct Counters {
     throttled_429: AtomicU64,
     dropped_before: AtomicU64,
     dropped_after: AtomicU64,
+    corrupted: AtomicU64,
 }
 
 /// SplitMix64: a tiny seeded generator, enough for fault draws.
@@ -203,6 +208,7 @@ impl Proxy {
             throttled_429: g(&c.throttled_429),
             dropped_before: g(&c.dropped_before),
             dropped_after: g(&c.dropped_after),
+            corrupted: g(&c.corrupted),
         }
     }
 }
@@ -288,7 +294,16 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
     let (fate, plan) = decide(&st, n);
     let (parts, body) = req.into_parts();
     // Read the whole request first, as a server would before answering.
-    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let mut body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    if !body.is_empty()
+        && st.counters.corrupted.load(Ordering::Relaxed) < plan.corrupt_first
+        && st.counters.corrupted.fetch_add(1, Ordering::Relaxed) < plan.corrupt_first
+    {
+        // Damage in transit: one bit of the first byte flipped, length unchanged.
+        let mut v = body.to_vec();
+        v[0] ^= 0x01;
+        body = Bytes::from(v);
+    }
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }

@@ -379,3 +379,38 @@ async fn a_streamed_upload_survives_throttling_and_dropped_connections() {
     println!("proxy: {:?}", s.proxy.counts());
     assert_eq!(s.direct.get(path).await.unwrap(), Bytes::from(data));
 }
+
+#[tokio::test]
+async fn bytes_damaged_in_transit_are_refused_by_the_service() {
+    let plan = FaultPlan {
+        corrupt_first: 1,
+        ..FaultPlan::default()
+    };
+    let Some(s) = setup("damaged", plan, quick_policy(), None).await else {
+        return;
+    };
+    let body = Bytes::from_static(b"{\"text\":\"the original\"}");
+    let err = s
+        .faulty
+        .put_new("a/t.json", body.clone(), "application/json", Deadline::NONE)
+        .await
+        .unwrap_err();
+    // Content-MD5 let Azure see the damage: nothing stored, and worth a retry.
+    match err {
+        VaultError::Backend {
+            transient, message, ..
+        } => {
+            assert!(transient, "{message}");
+            assert!(message.contains("Content-MD5 mismatch"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.proxy.counts().corrupted, 1);
+    assert!(!s.direct.exists("a/t.json").await.unwrap());
+    // The next delivery goes through undamaged.
+    s.faulty
+        .put_new("a/t.json", body.clone(), "application/json", Deadline::NONE)
+        .await
+        .unwrap();
+    assert_eq!(s.direct.get("a/t.json").await.unwrap(), body);
+}

@@ -63,22 +63,22 @@ fn http_error(op: &'static str, path: &str, e: HttpError) -> VaultError {
     backend(op, path, e.to_string(), true)
 }
 
-/// The Azure error code of a failed response (`x-ms-error-code`, else `<Code>` in the body).
-async fn error_code(resp: HttpResponse) -> String {
+/// The Azure error code (`x-ms-error-code`, else `<Code>`) and `<Message>` of a failed response.
+async fn error_code(resp: HttpResponse) -> (String, String) {
     let header = resp
         .headers()
         .get("x-ms-error-code")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(code) = header {
-        return code;
-    }
     let body = resp.into_body().bytes().await.unwrap_or_default();
     let body = String::from_utf8_lossy(&body);
-    body.split_once("<Code>")
-        .and_then(|(_, rest)| rest.split_once("</Code>"))
-        .map(|(code, _)| code.to_string())
-        .unwrap_or_default()
+    let field = |tag: &str| {
+        body.split_once(&format!("<{tag}>"))
+            .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
+            .map(|(v, _)| v.to_string())
+            .unwrap_or_default()
+    };
+    (header.unwrap_or_else(|| field("Code")), field("Message"))
 }
 
 /// Classify a final non-success answer. Never includes the URL (it may carry a SAS).
@@ -89,7 +89,12 @@ pub(crate) async fn status_error(
     resp: HttpResponse,
 ) -> VaultError {
     let status = resp.status();
-    let code = error_code(resp).await;
+    let (code, message) = error_code(resp).await;
+    // Azure says Md5Mismatch; Azurite's Put Blob says InvalidOperation
+    // "Provided contentMD5 doesn't match." for the same thing.
+    let damaged = code.contains("Md5Mismatch")
+        || code.contains("Crc64Mismatch")
+        || message.contains("contentMD5 doesn't match");
     let (message, transient) = match status {
         StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => (
             format!(
@@ -105,19 +110,24 @@ pub(crate) async fn status_error(
             false,
         ),
         // Bytes damaged on the way: a new attempt sends them again.
-        StatusCode::BAD_REQUEST
-            if code.contains("Md5Mismatch") || code.contains("Crc64Mismatch") =>
-        {
-            (
-                format!("Azure refused the bytes as damaged in transit ({code}); nothing stored"),
-                true,
-            )
-        }
+        StatusCode::BAD_REQUEST if damaged => (
+            format!(
+                "Azure refused the bytes as damaged in transit ({code}: Content-MD5 mismatch); nothing stored"
+            ),
+            true,
+        ),
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (
             format!("Azure answered {} {code} after all retries", s.as_u16()),
             true,
         ),
-        s => (format!("Azure answered {} {code}", s.as_u16()), false),
+        s => (
+            format!(
+                "Azure answered {} {code}: {}",
+                s.as_u16(),
+                message.lines().next().unwrap_or_default()
+            ),
+            false,
+        ),
     };
     backend(op, path, message, transient)
 }
