@@ -19,9 +19,9 @@ impl Secret {
         &self.0
     }
 
-    /// Whether the value is empty.
+    /// Whether the value is empty or only white space.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.trim().is_empty()
     }
 }
 
@@ -40,6 +40,12 @@ impl fmt::Display for Secret {
 impl From<String> for Secret {
     fn from(s: String) -> Self {
         Self(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
     }
 }
 

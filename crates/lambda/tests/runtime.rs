@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tvault_aws::Queue;
-use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Fault, Route};
+use tvault_testkit::genesys::{
+    CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Fault, Route,
+};
 use tvault_testkit::lambda::{Answer, RuntimeApi};
 use tvault_testkit::pipeline::{self, Queues};
 
@@ -23,13 +24,27 @@ struct Function {
     emf_lines: tokio::task::JoinHandle<Vec<String>>,
 }
 
-async fn secret(config: &tvault_aws::SdkConfig, genesys_base: &str, client_secret: &str) -> String {
-    let id = format!("tvault/e2e-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
-    let value = json!({
+async fn secret(
+    config: &tvault_aws::SdkConfig,
+    genesys_base: &str,
+    client_secret: &str,
+    azure: Option<&str>,
+) -> String {
+    let id = format!(
+        "tvault/e2e-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut value = json!({
         "GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID,
         "GENESYSCLOUD_OAUTHCLIENT_SECRET": client_secret,
         "GENESYSCLOUD_REGION": genesys_base,
     });
+    if let Some(cs) = azure {
+        value["AZURE_STORAGE_CONNECTION_STRING"] = json!(cs);
+    }
     aws_sdk_secretsmanager::Client::new(config)
         .create_secret()
         .name(&id)
@@ -40,7 +55,13 @@ async fn secret(config: &tvault_aws::SdkConfig, genesys_base: &str, client_secre
     id
 }
 
-fn start(rt: &RuntimeApi, endpoint: &str, secret_id: &str, vault: &std::path::Path, extra: &[(&str, &str)]) -> Function {
+fn start(
+    rt: &RuntimeApi,
+    endpoint: &str,
+    secret_id: &str,
+    vault: impl AsRef<std::ffi::OsStr>,
+    extra: &[(&str, &str)],
+) -> Function {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     cmd.env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", rt.host_port())
@@ -72,7 +93,11 @@ fn start(rt: &RuntimeApi, endpoint: &str, secret_id: &str, vault: &std::path::Pa
         }
         emf
     });
-    Function { child, started, emf_lines }
+    Function {
+        child,
+        started,
+        emf_lines,
+    }
 }
 
 /// What an SQS event source mapping does: receive a batch, invoke, delete
@@ -100,8 +125,12 @@ async fn poll_once(rt: &RuntimeApi, q: &Queues, visibility: i32) -> Option<Vec<S
             })
         })
         .collect();
-    let answer = rt.invoke(json!({ "Records": records }), Duration::from_secs(60)).await;
-    let Answer::Response(resp) = answer else { panic!("the function failed the whole batch: {answer:?}") };
+    let answer = rt
+        .invoke(json!({ "Records": records }), Duration::from_secs(60))
+        .await;
+    let Answer::Response(resp) = answer else {
+        panic!("the function failed the whole batch: {answer:?}")
+    };
     let failed: BTreeSet<String> = resp["batchItemFailures"]
         .as_array()
         .unwrap()
@@ -116,25 +145,29 @@ async fn poll_once(rt: &RuntimeApi, q: &Queues, visibility: i32) -> Option<Vec<S
     Some(failed.into_iter().collect())
 }
 
-fn drained_ok(q: &Queue) -> impl std::future::Future<Output = (u64, u64)> + '_ {
-    async move { q.depth().await.unwrap() }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
-    let Some((endpoint, config)) = pipeline::moto().await else { return };
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
     let fake = FakeGenesys::start().await.unwrap();
+    // The fake states a large allowance: pacing at the real 300 requests a
+    // minute is the Genesys client's own test; here it would only slow the run.
+    fake.set_rate_limit_allowed(Some(1_000_000));
     let mix = pipeline::mix(&fake, 1000, 20, 10, 5);
     // A short default visibility so that poison comes back quickly; the
     // redrive policy moves it after 5 receives.
     let q = pipeline::queues(&config, 5, 2).await;
     pipeline::send_all(&q.source, &mix.bodies).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let vault_dir = dir.path().join("vault");
+    // The vault is a container in Azurite; its connection string comes from
+    // the settings secret, as in production.
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard1").await else {
+        return;
+    };
     let rt = RuntimeApi::start().await.unwrap();
-    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET).await;
-    let mut f = start(&rt, &endpoint, &secret_id, &vault_dir, &[]);
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&cs)).await;
+    let mut f = start(&rt, &endpoint, &secret_id, &vault_url, &[]);
 
     let t0 = Instant::now();
     let mut invocations = 0;
@@ -142,7 +175,7 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
     while Instant::now() < end {
         match poll_once(&rt, &q, 2).await {
             Some(_) => invocations += 1,
-            None if drained_ok(&q.source).await == (0, 0) => break,
+            None if q.source.depth().await.unwrap() == (0, 0) => break,
             None => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
@@ -150,29 +183,44 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
     assert_eq!(q.source.depth().await.unwrap(), (0, 0), "the queue drained");
     let cold_start = rt.first_poll().unwrap().duration_since(f.started);
 
-    let vault = tvault_vault::open(vault_dir.to_str().unwrap()).unwrap();
+    let vault = pipeline::azurite_vault(&vault_url, &cs);
     let generations = pipeline::generations(vault.as_ref()).await;
     let stored: BTreeSet<String> = generations.keys().cloned().collect();
-    assert_eq!(stored, mix.conversations, "every conversation, and nothing else");
+    assert_eq!(
+        stored, mix.conversations,
+        "every conversation, and nothing else"
+    );
     let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "archived more than once: {twice:?}");
     let problems = pipeline::verify_all(vault.as_ref()).await;
     assert!(problems.is_empty(), "{problems:#?}");
     let mut poison = mix.poison.clone();
     poison.sort();
-    assert_eq!(pipeline::take_all(&q.dlq).await, poison, "only the poison, unchanged");
+    assert_eq!(
+        pipeline::take_all(&q.dlq).await,
+        poison,
+        "only the poison, unchanged"
+    );
 
     f.child.kill().await.unwrap();
     let emf = f.emf_lines.await.unwrap();
     assert_eq!(emf.len(), invocations, "one metrics line per invocation");
-    let total = |name: &str| emf.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()[name].as_u64().unwrap()).sum::<u64>();
+    let total = |name: &str| {
+        emf.iter()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()[name]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum::<u64>()
+    };
     assert_eq!(total("Archived"), mix.conversations.len() as u64);
     assert_eq!(total("Skipped"), 10);
     assert!(total("AlreadyInVault") >= 20, "the duplicates");
     assert_eq!(total("Failed"), 25, "5 poison records x 5 receives");
     assert_eq!(fake.count(Route::Token), 1, "one token for the container");
     println!(
-        "bench: bootstrap cold start (exec to first /next) {:.0} ms; {} events in {:.1} s = {:.0} events/s over {} invocations (debug build, local vault)",
+        "bench: bootstrap cold start (exec to first /next) {:.0} ms; {} events in {:.1} s = {:.0} events/s over {} invocations (debug build, Azurite vault)",
         cold_start.as_secs_f64() * 1000.0,
         mix.bodies.len(),
         elapsed.as_secs_f64(),
@@ -183,52 +231,84 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_credential_rereads_the_rotated_secret_and_work_continues() {
-    let Some((endpoint, config)) = pipeline::moto().await else { return };
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
     let fake = FakeGenesys::start().await.unwrap();
     let conv = "rotation-8d3f4c1e";
     fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
     let q = pipeline::queues(&config, 5, 1).await;
-    let body = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"))
-        .unwrap()
-        .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
+    ))
+    .unwrap()
+    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
     q.source.send(&body).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let rt = RuntimeApi::start().await.unwrap();
     // The secret holds an old client secret: Genesys refuses it.
-    let secret_id = secret(&config, &fake.base_url(), "old-rotated-away").await;
-    let mut f = start(&rt, &endpoint, &secret_id, &dir.path().join("v"), &[("TVAULT_SECRET_MIN_REREAD_SECONDS", "0")]);
+    let secret_id = secret(&config, &fake.base_url(), "old-rotated-away", None).await;
+    let mut f = start(
+        &rt,
+        &endpoint,
+        &secret_id,
+        dir.path().join("v"),
+        &[("TVAULT_SECRET_MIN_REREAD_SECONDS", "0")],
+    );
 
     let failed = poll_once(&rt, &q, 1).await.unwrap();
-    assert_eq!(failed.len(), 1, "refused credential: the record fails and stays queued");
+    assert_eq!(
+        failed.len(),
+        1,
+        "refused credential: the record fails and stays queued"
+    );
 
     // Rotation lands in Secrets Manager; the next refusal re-reads it.
     let value = json!({"GENESYSCLOUD_OAUTHCLIENT_ID": CLIENT_ID, "GENESYSCLOUD_OAUTHCLIENT_SECRET": CLIENT_SECRET, "GENESYSCLOUD_REGION": fake.base_url()});
-    aws_sdk_secretsmanager::Client::new(&config).put_secret_value().secret_id(&secret_id).secret_string(value.to_string()).send().await.unwrap();
+    aws_sdk_secretsmanager::Client::new(&config)
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let failed = poll_once(&rt, &q, 1).await.unwrap();
-    assert!(failed.is_empty(), "archived with the rotated secret: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "archived with the rotated secret: {failed:?}"
+    );
     let vault = tvault_vault::open(dir.path().join("v").to_str().unwrap()).unwrap();
-    assert_eq!(pipeline::generations(vault.as_ref()).await.get(conv), Some(&1));
+    assert_eq!(
+        pipeline::generations(vault.as_ref()).await.get(conv),
+        Some(&1)
+    );
     f.child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
-    let Some((endpoint, config)) = pipeline::moto().await else { return };
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
     let fake = FakeGenesys::start().await.unwrap();
     let conv = "notready-8d3f4c1e";
     fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
     fake.script(Route::Recordings, [Fault::Status(202), Fault::Status(202)]);
     let q = pipeline::queues(&config, 5, 1).await;
-    let body = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"))
-        .unwrap()
-        .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
+    ))
+    .unwrap()
+    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
     q.source.send(&body).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rt = RuntimeApi::start().await.unwrap();
-    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET).await;
-    let mut f = start(&rt, &endpoint, &secret_id, &dir.path().join("v"), &[]);
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, None).await;
+    let mut f = start(&rt, &endpoint, &secret_id, dir.path().join("v"), &[]);
 
     let failed = poll_once(&rt, &q, 1).await.unwrap();
     assert_eq!(failed.len(), 1, "202: not ready");
@@ -236,7 +316,11 @@ async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
     // not-ready delay (60 s on the first receive, doubling after; see
     // tvault_core::retry), so two seconds later it is still in flight.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(q.source.depth().await.unwrap(), (0, 1), "hidden, not visible, not lost");
+    assert_eq!(
+        q.source.depth().await.unwrap(),
+        (0, 1),
+        "hidden, not visible, not lost"
+    );
     assert!(q.source.receive(10, 1, 1).await.unwrap().is_empty());
     f.child.kill().await.unwrap();
 }

@@ -100,8 +100,22 @@ impl Settings {
     }
 
     /// Open the vault these settings name.
+    ///
+    /// For Azure, the connection string from the settings secret (when it
+    /// holds one) wins over the environment's.
     pub fn open_vault(&self) -> Result<Arc<dyn Vault>, SettingsError> {
-        Ok(tvault_vault::open(&self.vault)?)
+        match (
+            tvault_vault::Location::parse(&self.vault)?,
+            &self.azure_connection_string,
+        ) {
+            (tvault_vault::Location::Azure(url), Some(cs)) => {
+                Ok(tvault_vault::location::open_azure(
+                    tvault_vault::azure::config::AzureConfig::from_env(url)
+                        .with_connection_string(cs.clone()),
+                )?)
+            }
+            _ => Ok(tvault_vault::open(&self.vault)?),
+        }
     }
 
     /// The Genesys client, if configured. Build it once per process: it

@@ -70,18 +70,27 @@ impl RuntimeApi {
         let (s, r) = (state.clone(), ready.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let (s, r) = (s.clone(), r.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let (s, r) = (s.clone(), r.clone());
                         async move { Ok::<_, Infallible>(handle(&s, &r, req).await) }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
         });
-        Ok(Self { addr, state, ready, task })
+        Ok(Self {
+            addr,
+            state,
+            ready,
+            task,
+        })
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API`.
@@ -107,12 +116,20 @@ impl RuntimeApi {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             s.seq += 1;
             let id = format!("req-{}", s.seq);
-            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
             s.waiting.insert(id.clone(), tx);
-            s.queue.push_back(Pending { id, event, deadline_ms: now_ms + timeout.as_millis() as u64 });
+            s.queue.push_back(Pending {
+                id,
+                event,
+                deadline_ms: now_ms + timeout.as_millis() as u64,
+            });
         }
         self.ready.notify_one();
-        rx.await.unwrap_or(Answer::Error(Value::String("the emulator stopped".into())))
+        rx.await
+            .unwrap_or(Answer::Error(Value::String("the emulator stopped".into())))
     }
 }
 
@@ -138,34 +155,68 @@ async fn handle(state: &Arc<Mutex<State>>, ready: &Arc<Notify>, req: Request<Inc
                 let body = serde_json::to_vec(&p.event).unwrap_or_default();
                 let mut r = Response::new(Full::new(Bytes::from(body)));
                 let h = r.headers_mut();
-                let hv = |s: String| hyper::header::HeaderValue::from_str(&s).unwrap_or(hyper::header::HeaderValue::from_static("x"));
+                let hv = |s: String| {
+                    hyper::header::HeaderValue::from_str(&s)
+                        .unwrap_or(hyper::header::HeaderValue::from_static("x"))
+                };
                 h.insert("lambda-runtime-aws-request-id", hv(p.id));
                 h.insert("lambda-runtime-deadline-ms", hv(p.deadline_ms.to_string()));
                 h.insert(
                     "lambda-runtime-invoked-function-arn",
                     hv("arn:aws:lambda:eu-west-1:123456789012:function:tvault-router".into()),
                 );
-                h.insert("lambda-runtime-trace-id", hv("Root=1-00000000-000000000000000000000000".into()));
+                h.insert(
+                    "lambda-runtime-trace-id",
+                    hv("Root=1-00000000-000000000000000000000000".into()),
+                );
                 return r;
             }
             ready.notified().await;
         },
-        (Method::POST, ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")]) => {
+        (
+            Method::POST,
+            [
+                "2018-06-01",
+                "runtime",
+                "invocation",
+                id,
+                kind @ ("response" | "error"),
+            ],
+        ) => {
             let id = id.to_string();
             let kind = *kind;
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
-            let tx = state.lock().unwrap_or_else(|e| e.into_inner()).waiting.remove(&id);
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let value: Value = serde_json::from_slice(&body)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
+            let tx = state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .waiting
+                .remove(&id);
             match tx {
                 Some(tx) => {
-                    let _ = tx.send(if kind == "response" { Answer::Response(value) } else { Answer::Error(value) });
+                    let _ = tx.send(if kind == "response" {
+                        Answer::Response(value)
+                    } else {
+                        Answer::Error(value)
+                    });
                     status(StatusCode::ACCEPTED)
                 }
                 None => status(StatusCode::BAD_REQUEST),
             }
         }
         (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             state.lock().unwrap_or_else(|e| e.into_inner()).init_error =
                 Some(serde_json::from_slice(&body).unwrap_or(Value::Null));
             status(StatusCode::ACCEPTED)

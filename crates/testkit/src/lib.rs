@@ -1,10 +1,11 @@
 //! # tvault-testkit
 //!
 //! Test doubles and harnesses for transcript-vault, used only by tests and
-//! benchmarks:
+//! benchmarks, started in-process on port 0:
 //!
 //! | module | role |
 //! |---|---|
+//! | [`proxy`] | an HTTP proxy that throttles, drops and delays a seeded share of requests |
 //! | [`genesys`] | an in-process fake of the Genesys Cloud Platform API |
 //! | [`lambda`] | a Lambda Runtime API emulator that runs the real `bootstrap` |
 //! | [`pipeline`] | moto queues with a redrive policy, event mixes, drain checks |
@@ -15,3 +16,4 @@
 pub mod genesys;
 pub mod lambda;
 pub mod pipeline;
+pub mod proxy;

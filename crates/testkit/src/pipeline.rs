@@ -17,14 +17,21 @@ use crate::genesys::{FakeConversation, FakeGenesys};
 /// outside CI when moto is not running; in CI (`CI` set) a panic.
 pub async fn moto() -> Option<(String, SdkConfig)> {
     let Ok(endpoint) = std::env::var("TVAULT_TEST_MOTO") else {
-        assert!(std::env::var("CI").is_err(), "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)");
-        eprintln!("SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\"");
+        assert!(
+            std::env::var("CI").is_err(),
+            "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)"
+        );
+        eprintln!(
+            "SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\""
+        );
         return None;
     };
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .load()
         .await;
     Some((endpoint, config))
@@ -55,10 +62,19 @@ pub struct Queues {
 /// default visibility timeout.
 pub async fn queues(config: &SdkConfig, max_receives: u32, visibility_secs: u32) -> Queues {
     let sqs = aws_sdk_sqs::Client::new(config);
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let name = format!("tvault-e2e-{n}");
-    let dlq_url =
-        sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("create DLQ").queue_url.unwrap_or_default();
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("create DLQ")
+        .queue_url
+        .unwrap_or_default();
     let arn = |url: String| {
         let sqs = sqs.clone();
         async move {
@@ -82,14 +98,21 @@ pub async fn queues(config: &SdkConfig, max_receives: u32, visibility_secs: u32)
             QueueAttributeName::RedrivePolicy,
             format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#),
         )
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
         .send()
         .await
         .expect("create queue")
         .queue_url
         .unwrap_or_default();
     let source_arn = arn(url.clone()).await;
-    Queues { source: Queue::new(config, url), dlq: Queue::new(config, dlq_url), source_arn }
+    Queues {
+        source: Queue::new(config, url),
+        dlq: Queue::new(config, dlq_url),
+        source_arn,
+    }
 }
 
 /// A mix of events as the EventBridge rule would deliver them.
@@ -135,7 +158,11 @@ pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poiso
     for i in 0..fresh {
         let conv = format!("e2e-{i:05}-8d3f4c1e");
         if i < lifecycle {
-            fake.add(FakeConversation::sample(&conv, format!("photo of {conv}").into_bytes(), format!("invoice {conv}").into_bytes()));
+            fake.add(FakeConversation::sample(
+                &conv,
+                format!("photo of {conv}").into_bytes(),
+                format!("invoice {conv}").into_bytes(),
+            ));
             let suffix = ["customer.end", "acw", "user.end"][i % 3];
             let body = json!({"eventTime": 1_789_896_700_123u64 + i as u64, "conversationId": conv, "mediaType": "MESSAGE", "messageType": "WEBMESSAGING"});
             bodies.push(envelope(&format!("evt-{i}"), suffix, &conv, body));
@@ -169,7 +196,11 @@ pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poiso
     let mut order: Vec<usize> = (0..bodies.len()).collect();
     order.sort_by_key(|&i| (i * 7919) % bodies.len());
     let bodies = order.into_iter().map(|i| bodies[i].clone()).collect();
-    Mix { bodies, conversations, poison }
+    Mix {
+        bodies,
+        conversations,
+        poison,
+    }
 }
 
 /// Send every body, ten to a call.
@@ -241,4 +272,50 @@ pub async fn verify_all(vault: &dyn Vault) -> Vec<String> {
         }
     }
     problems
+}
+
+/// A fresh container in Azurite for one test: its vault URL (the value of
+/// `TVAULT_VAULT`) and the development connection string for its account.
+/// `None` outside CI when Azurite is not running; in CI a panic.
+pub async fn azurite_container(account: &str) -> Option<(String, String)> {
+    let Ok(endpoint) = std::env::var("TVAULT_TEST_AZURITE") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "TVAULT_TEST_AZURITE is not set: CI must start Azurite (scripts/test does)"
+        );
+        eprintln!(
+            "SKIPPED: Azurite is not running; run scripts/test, or eval \"$(scripts/services start)\""
+        );
+        return None;
+    };
+    // Same host, another account of scripts/start-azurite (they share the dev key).
+    let base = endpoint
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(endpoint.clone());
+    let account_url = format!("{base}/{account}");
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let url = format!("{account_url}/e2e-{n}");
+    let cs = format!(
+        "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={};BlobEndpoint={account_url};",
+        tvault_vault::azure::config::DEV_ACCOUNT_KEY
+    );
+    let vault = azurite_vault(&url, &cs);
+    vault
+        .azure()
+        .expect("an Azure vault")
+        .create_container()
+        .await
+        .expect("create container");
+    Some((url, cs))
+}
+
+/// Open the Azure vault at `url` with connection string `cs`.
+pub fn azurite_vault(url: &str, cs: &str) -> std::sync::Arc<tvault_vault::ObjectVault> {
+    tvault_vault::open_azure(tvault_vault::azure::AzureConfig::new(url).with_connection_string(cs))
+        .expect("open Azurite vault")
 }

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`location`] | parsing `--vault` / `TVAULT_VAULT` into a backend |
 //! | [`store`] | [`ObjectVault`], the port implementation |
+//! | [`azure`] | the Azure Blob backend: configuration, create-only block writes, retries |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,8 +19,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod azure;
 pub mod location;
 pub mod store;
 
-pub use location::{Location, LocationError, open};
+pub use location::{Location, LocationError, open, open_azure};
 pub use store::ObjectVault;

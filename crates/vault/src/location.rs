@@ -7,6 +7,7 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
+use crate::azure::AzureConfig;
 use crate::store::{Backend, ObjectVault};
 
 /// A parsed vault location.
@@ -62,7 +63,8 @@ impl Location {
     }
 }
 
-/// Open the vault at `location` (see [`Location::parse`]).
+/// Open the vault at `location` (see [`Location::parse`]). Azure vaults read
+/// their credentials from the environment (see [`crate::azure::config`]).
 pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
     match Location::parse(location)? {
         Location::Memory => Ok(Arc::new(ObjectVault::new(
@@ -81,12 +83,21 @@ pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
                 })?;
             Ok(Arc::new(ObjectVault::new(Arc::new(fs), Backend::Local)))
         }
-        Location::Azure(_) => Err(LocationError::Unusable {
-            location: location.to_string(),
-            message: "Azure Blob vaults are not built into this version yet; use a local directory"
-                .into(),
-        }),
+        Location::Azure(url) => open_azure(AzureConfig::from_env(url)),
     }
+}
+
+/// Open an Azure vault from a configuration built from parts (tests) or the
+/// environment ([`AzureConfig::from_env`], what [`open`] uses).
+pub fn open_azure(config: AzureConfig) -> Result<Arc<ObjectVault>, LocationError> {
+    let shown = config.url_without_query();
+    let unusable = |message: String| LocationError::Unusable {
+        location: shown.clone(),
+        message,
+    };
+    let settings = config.build().map_err(|e| unusable(e.to_string()))?;
+    let vault = crate::azure::open(settings).map_err(|e| unusable(e.to_string()))?;
+    Ok(Arc::new(vault))
 }
 
 #[cfg(test)]

@@ -12,6 +12,10 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
 };
 use tvault_core::hash::{StreamHasher, sha256_hex};
+
+use crate::azure::AzureWriter;
+use crate::azure::blocks::Landed;
+use crate::azure::retry::{StatsSnapshot, with_deadline};
 use tvault_core::ports::{
     ByteStream, Deadline, Expect, Listed, PutOutcome, Stored, Vault, VaultError,
 };
@@ -34,13 +38,27 @@ pub enum Backend {
     Local,
     /// In memory.
     Memory,
+    /// An Azure Blob container (writes through [`crate::azure`]).
+    Azure,
 }
 
 /// The write-once vault over an `object_store` backend.
-#[derive(Debug)]
 pub struct ObjectVault {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
+    /// The create-only write path of an Azure vault (object_store cannot make one).
+    azure: Option<Arc<AzureWriter>>,
+}
+
+// Not derived: object_store's Azure client prints its credential (SAS
+// pairs, key bytes) in its `Debug`, so the store is never shown.
+impl std::fmt::Debug for ObjectVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectVault")
+            .field("backend", &self.backend)
+            .field("azure", &self.azure)
+            .finish_non_exhaustive()
+    }
 }
 
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -48,7 +66,52 @@ static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 impl ObjectVault {
     /// Wrap `store`.
     pub fn new(store: Arc<dyn ObjectStore>, backend: Backend) -> Self {
-        Self { store, backend }
+        Self {
+            store,
+            backend,
+            azure: None,
+        }
+    }
+
+    /// An Azure vault: reads through `store`, writes through `writer`.
+    pub(crate) fn with_azure(store: Arc<dyn ObjectStore>, writer: Arc<AzureWriter>) -> Self {
+        Self {
+            store,
+            backend: Backend::Azure,
+            azure: Some(writer),
+        }
+    }
+
+    /// Which kind of store this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The Azure write side (settings, counters, container setup), if this is an Azure vault.
+    pub fn azure(&self) -> Option<&Arc<AzureWriter>> {
+        self.azure.as_ref()
+    }
+
+    /// Retry and throttling counters of an Azure vault.
+    pub fn azure_stats(&self) -> Option<StatsSnapshot> {
+        self.azure.as_ref().map(|w| w.stats())
+    }
+
+    async fn settle(
+        &self,
+        path: &str,
+        landed: Landed,
+        sha256: String,
+        size: u64,
+    ) -> Result<Stored, VaultError> {
+        match landed {
+            Landed::Created => Ok(Stored {
+                sha256,
+                size,
+                outcome: PutOutcome::Created,
+            }),
+            Landed::Exists => self.settle_existing(path, sha256, size).await,
+        }
     }
 
     /// The underlying store (tests use it to corrupt objects on purpose).
@@ -146,6 +209,11 @@ fn map_err(op: &'static str, path: &str, e: object_store::Error) -> VaultError {
         E::NotFound { .. } => VaultError::NotFound {
             path: path.to_string(),
         },
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => VaultError::Access {
+            op,
+            path: path.to_string(),
+            message: e.to_string(),
+        },
         E::Generic { .. } | E::JoinError { .. } => backend(op, path, e.to_string(), true),
         other => backend(op, path, other.to_string(), false),
     }
@@ -158,7 +226,12 @@ fn is_exists(e: &object_store::Error) -> bool {
     )
 }
 
-fn check_expect(path: &str, expect: &Expect, sha256: &str, size: u64) -> Result<(), VaultError> {
+pub(crate) fn check_expect(
+    path: &str,
+    expect: &Expect,
+    sha256: &str,
+    size: u64,
+) -> Result<(), VaultError> {
     if let Some(want) = expect.size
         && want != size
     {
@@ -185,10 +258,17 @@ impl Vault for ObjectVault {
         path: &str,
         bytes: Bytes,
         content_type: &str,
-        _deadline: Deadline,
+        deadline: Deadline,
     ) -> Result<Stored, VaultError> {
         let sha256 = sha256_hex(&bytes);
         let size = bytes.len() as u64;
+        if let Some(w) = &self.azure {
+            return with_deadline(deadline, async {
+                let landed = w.put_blob(path, bytes, content_type, &sha256, None).await?;
+                self.settle(path, landed, sha256, size).await
+            })
+            .await;
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             attributes: self.attributes(content_type, Some(&sha256)),
@@ -215,8 +295,17 @@ impl Vault for ObjectVault {
         mut body: ByteStream,
         content_type: &str,
         expect: &Expect,
-        _deadline: Deadline,
+        deadline: Deadline,
     ) -> Result<Stored, VaultError> {
+        if let Some(w) = &self.azure {
+            return with_deadline(deadline, async {
+                let s = w
+                    .put_stream(path, body, content_type, expect, deadline)
+                    .await?;
+                self.settle(path, s.landed, s.sha256, s.size).await
+            })
+            .await;
+        }
         // Local and memory stores have no create-only multipart upload, so the
         // bytes go to a staging name first and are then renamed create-only
         // (a hard link on disk). Both stores grant delete, unlike the Azure writer.

@@ -1,0 +1,479 @@
+//! Azure vault configuration: a vault URL plus credentials, validated once in
+//! [`AzureConfig::build`] into [`AzureSettings`].
+//!
+//! Accepted URLs:
+//! - `az://CONTAINER` (account and endpoint from the credentials);
+//! - `https://ACCOUNT.blob.core.windows.net/CONTAINER` (any `ACCOUNT.blob.SUFFIX` host);
+//! - `http://127.0.0.1:PORT/ACCOUNT/CONTAINER`, path-style, for Azurite and other
+//!   emulators (plain `http://` only to loopback addresses).
+//!
+//! Credentials, in this order: `AZURE_STORAGE_CONNECTION_STRING` (account-key
+//! or SAS form, or `UseDevelopmentStorage=true` for Azurite; object_store does
+//! not read connection strings, so they are parsed here), else
+//! `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`, else whatever
+//! object_store resolves from the other `AZURE_*` variables (managed or
+//! workload identity, a service principal, a bearer token).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use object_store::ClientConfigKey;
+use object_store::azure::AzureConfigKey;
+use url::{Host, Url};
+
+use super::connection_string::ConnectionString;
+use super::retry::RetryPolicy;
+use super::secret::Secret;
+
+/// The environment variable Azure's own tools read.
+pub const CONNECTION_STRING_VAR: &str = "AZURE_STORAGE_CONNECTION_STRING";
+/// Azurite's development account (published in Azurite's README).
+pub const DEV_ACCOUNT: &str = "devstoreaccount1";
+/// Azurite's development account key (published in Azurite's README; not a secret).
+pub const DEV_ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// Azurite's default blob endpoint, used by `UseDevelopmentStorage=true`.
+pub const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+
+/// A setting that is missing, malformed or contradicts another: one sentence
+/// saying what to set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+pub(super) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// How requests are authorised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Shared Key signing with the account key.
+    AccessKey(Secret),
+    /// A shared access signature (the query string, without `?`).
+    Sas(Secret),
+    /// Left to object_store's resolution from the `AZURE_*` variables
+    /// (managed identity, workload identity, service principal, bearer token).
+    Ambient,
+}
+
+/// Validated settings of an Azure vault.
+#[derive(Debug, Clone)]
+pub struct AzureSettings {
+    /// Storage account name.
+    pub account: String,
+    /// The container that holds the vault (one vault per container).
+    pub container: String,
+    /// The account's blob endpoint without a trailing `/`, e.g.
+    /// `https://acct.blob.core.windows.net` or `http://127.0.0.1:10000/devstoreaccount1`.
+    pub endpoint: String,
+    /// How requests are authorised.
+    pub credential: Credential,
+    /// Retry, timeout and concurrency settings.
+    pub retry: RetryPolicy,
+    /// Other `AZURE_*` settings handed to object_store as they are.
+    pub(crate) passthrough: Vec<(AzureConfigKey, Secret)>,
+}
+
+impl AzureSettings {
+    /// Whether the endpoint is plain `http://` (allowed for loopback only).
+    pub fn is_plain_http(&self) -> bool {
+        self.endpoint.starts_with("http://")
+    }
+
+    /// The URL of `container`/`path` (each segment percent-encoded).
+    pub fn blob_url(&self, path: &str) -> String {
+        let mut url = format!("{}/{}", self.endpoint, self.container);
+        for segment in path.split('/') {
+            url.push('/');
+            url.push_str(&encode_segment(segment));
+        }
+        url
+    }
+}
+
+/// Percent-encode one path segment, keeping RFC 3986 unreserved characters.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Builder for [`AzureSettings`]: [`AzureConfig::new`] from parts (tests),
+/// [`AzureConfig::from_env`] for binaries; [`AzureConfig::build`] validates.
+#[derive(Debug, Clone, Default)]
+pub struct AzureConfig {
+    url: String,
+    connection_string: Option<Secret>,
+    vars: BTreeMap<String, Secret>,
+    retry: RetryPolicy,
+}
+
+impl AzureConfig {
+    /// A configuration for the vault at `url`, with no credentials yet.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    /// `url` plus `AZURE_STORAGE_CONNECTION_STRING` and the `AZURE_*`
+    /// variables of this process.
+    pub fn from_env(url: impl Into<String>) -> Self {
+        let mut cfg = Self::new(url);
+        for (k, v) in std::env::vars_os() {
+            if let (Some(k), Some(v)) = (k.to_str(), v.to_str()) {
+                if k == CONNECTION_STRING_VAR {
+                    cfg.connection_string = Some(Secret::new(v));
+                } else if k.starts_with("AZURE_") {
+                    cfg.vars.insert(k.to_string(), Secret::new(v));
+                }
+            }
+        }
+        cfg
+    }
+
+    /// Use this connection string (as `AZURE_STORAGE_CONNECTION_STRING` would).
+    pub fn with_connection_string(mut self, s: impl Into<Secret>) -> Self {
+        self.connection_string = Some(s.into());
+        self
+    }
+
+    /// Set an `AZURE_*` variable as if it were in the environment.
+    pub fn with_var(mut self, name: &str, value: impl Into<Secret>) -> Self {
+        self.vars.insert(name.to_ascii_uppercase(), value.into());
+        self
+    }
+
+    /// Replace the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The vault URL without any query string (which could hold a SAS), for messages.
+    pub fn url_without_query(&self) -> String {
+        self.url.split('?').next().unwrap_or_default().to_string()
+    }
+
+    fn var(&self, names: &[&str]) -> Option<&Secret> {
+        names
+            .iter()
+            .find_map(|n| self.vars.get(*n))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Validate and resolve everything.
+    pub fn build(self) -> Result<AzureSettings, ConfigError> {
+        for name in [
+            "AZURE_ALLOW_INVALID_CERTIFICATES",
+            "AZURE_STORAGE_ALLOW_INVALID_CERTIFICATES",
+        ] {
+            if self.vars.contains_key(name) {
+                return err(format!(
+                    "TLS certificate checks cannot be turned off: unset {name}"
+                ));
+            }
+        }
+        if self.vars.contains_key("AZURE_ALLOW_HTTP") {
+            return err(
+                "plain http is decided by the vault URL (loopback addresses only): unset AZURE_ALLOW_HTTP",
+            );
+        }
+        if self.var(&["AZURE_STORAGE_USE_EMULATOR"]).is_some() {
+            return err(
+                "AZURE_STORAGE_USE_EMULATOR is not supported: set AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true, or use an http://127.0.0.1:PORT/devstoreaccount1/CONTAINER vault URL with the development connection string",
+            );
+        }
+        let target = parse_url(&self.url)?;
+        let cs = match &self.connection_string {
+            Some(s) if !s.is_empty() => Some(ConnectionString::parse(s)?),
+            _ => None,
+        };
+
+        // The account: from the URL, the connection string or AZURE_STORAGE_ACCOUNT_NAME; all that are set must agree.
+        let mut account: Option<(String, &str)> = None;
+        let named = [
+            (target.account.clone(), "the vault URL"),
+            (
+                cs.as_ref().and_then(|c| c.account.clone()),
+                CONNECTION_STRING_VAR,
+            ),
+            (
+                self.var(&["AZURE_STORAGE_ACCOUNT_NAME"])
+                    .map(|s| s.expose().to_string()),
+                "AZURE_STORAGE_ACCOUNT_NAME",
+            ),
+        ];
+        for (value, from) in named {
+            let Some(value) = value else { continue };
+            match &account {
+                Some((a, a_from)) if *a != value => {
+                    return err(format!(
+                        "{a_from} names storage account {a:?} but {from} names {value:?}: make them agree"
+                    ));
+                }
+                Some(_) => {}
+                None => account = Some((value, from)),
+            }
+        }
+        let Some((account, _)) = account else {
+            return err(format!(
+                "no storage account for {:?}: set {CONNECTION_STRING_VAR}, or AZURE_STORAGE_ACCOUNT_NAME, or use https://ACCOUNT.blob.core.windows.net/{}",
+                self.url, target.container
+            ));
+        };
+
+        // The endpoint: from the URL, the connection string or AZURE_STORAGE_ENDPOINT; all that are set must agree.
+        let mut endpoint: Option<(String, &str)> = None;
+        let named = [
+            (target.endpoint.clone(), "the vault URL"),
+            (
+                cs.as_ref().and_then(|c| c.blob_endpoint()),
+                CONNECTION_STRING_VAR,
+            ),
+            (
+                self.var(&["AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"])
+                    .map(|s| s.expose().trim_end_matches('/').to_string()),
+                "AZURE_STORAGE_ENDPOINT",
+            ),
+        ];
+        for (value, from) in named {
+            let Some(value) = value else { continue };
+            match &endpoint {
+                Some((e, e_from)) if !e.eq_ignore_ascii_case(&value) => {
+                    return err(format!(
+                        "{e_from} points at {e} but {from} points at {value}: make them agree"
+                    ));
+                }
+                Some(_) => {}
+                None => endpoint = Some((value, from)),
+            }
+        }
+        let endpoint = endpoint
+            .map(|(e, _)| e)
+            .or_else(|| cs.as_ref().and_then(|c| c.default_endpoint.clone()))
+            .unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"));
+        check_endpoint(&endpoint)?;
+
+        // The credential: the connection string's, or AZURE_STORAGE_ACCOUNT_KEY / _SAS_TOKEN, never both.
+        let key_var = self.var(&[
+            "AZURE_STORAGE_ACCOUNT_KEY",
+            "AZURE_STORAGE_ACCESS_KEY",
+            "AZURE_STORAGE_MASTER_KEY",
+        ]);
+        let sas_var = self.var(&["AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY"]);
+        let from_vars = match (key_var, sas_var) {
+            (Some(_), Some(_)) => {
+                return err(
+                    "both AZURE_STORAGE_ACCOUNT_KEY and AZURE_STORAGE_SAS_TOKEN are set: keep one",
+                );
+            }
+            (Some(k), None) => Some(Credential::AccessKey(k.clone())),
+            (None, Some(s)) => Some(Credential::Sas(sas_without_question_mark(s))),
+            (None, None) => None,
+        };
+        let from_cs = cs.as_ref().and_then(|c| c.credential.clone());
+        let credential = match (from_cs, from_vars) {
+            (Some(_), Some(_)) => {
+                return err(format!(
+                    "{CONNECTION_STRING_VAR} carries a credential and AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN is set too: unset one"
+                ));
+            }
+            (Some(c), None) | (None, Some(c)) => c,
+            (None, None) => Credential::Ambient,
+        };
+        if let Credential::AccessKey(k) = &credential
+            && object_store::azure::AzureAccessKey::try_new(k.expose()).is_err()
+        {
+            return err(
+                "the storage account key is not valid base64: copy it again from the storage account's access keys",
+            );
+        }
+        if credential == Credential::Ambient && endpoint.starts_with("http://") {
+            return err(format!(
+                "no credential for the emulator at {endpoint}: set {CONNECTION_STRING_VAR}=UseDevelopmentStorage=true or its explicit form with AccountKey"
+            ));
+        }
+
+        Ok(AzureSettings {
+            account,
+            container: target.container,
+            endpoint,
+            credential,
+            retry: self.retry.clone(),
+            passthrough: self.passthrough(),
+        })
+    }
+
+    /// The `AZURE_*` variables object_store understands and this module does not handle itself.
+    fn passthrough(&self) -> Vec<(AzureConfigKey, Secret)> {
+        let mut out = Vec::new();
+        for (name, value) in &self.vars {
+            let Ok(key) = AzureConfigKey::from_str(&name.to_ascii_lowercase()) else {
+                continue;
+            };
+            let handled = matches!(
+                key,
+                AzureConfigKey::AccountName
+                    | AzureConfigKey::AccessKey
+                    | AzureConfigKey::SasKey
+                    | AzureConfigKey::Endpoint
+                    | AzureConfigKey::ContainerName
+                    | AzureConfigKey::UseEmulator
+                    | AzureConfigKey::Client(
+                        ClientConfigKey::AllowHttp | ClientConfigKey::AllowInvalidCertificates
+                    )
+            );
+            if !handled {
+                out.push((key, value.clone()));
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn sas_without_question_mark(s: &Secret) -> Secret {
+    Secret::new(s.expose().trim().trim_start_matches('?'))
+}
+
+/// What the vault URL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    account: Option<String>,
+    container: String,
+    endpoint: Option<String>,
+}
+
+fn parse_url(s: &str) -> Result<Target, ConfigError> {
+    let s = s.trim();
+    for scheme in ["az://", "azure://"] {
+        if let Some(rest) = s.strip_prefix(scheme) {
+            let container = rest.trim_end_matches('/');
+            check_container(container, s)?;
+            return Ok(Target {
+                account: None,
+                container: container.to_string(),
+                endpoint: None,
+            });
+        }
+    }
+    let url = match Url::parse(s) {
+        Ok(u) => u,
+        Err(e) => {
+            return err(format!(
+                "vault URL {s:?} does not parse ({e}): use az://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER"
+            ));
+        }
+    };
+    if url.query().is_some() {
+        let shown = s.split('?').next().unwrap_or_default();
+        return err(format!(
+            "vault URL {shown:?} carries a query string: put a SAS token in AZURE_STORAGE_SAS_TOKEN or the connection string, not in the URL"
+        ));
+    }
+    let Some(host) = url.host() else {
+        return err(format!("vault URL {s:?} has no host"));
+    };
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|p| p.filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
+    let origin = match url.port() {
+        Some(p) => format!("{}://{}:{p}", url.scheme(), host),
+        None => format!("{}://{}", url.scheme(), host),
+    };
+    let path_style = !matches!(host, Host::Domain(d) if d != "localhost");
+    if path_style {
+        // Emulators put the account in the path: http://127.0.0.1:10000/ACCOUNT/CONTAINER.
+        let [account, container] = segments.as_slice() else {
+            return err(format!(
+                "vault URL {s:?}: an address without a domain name must be path-style, like http://127.0.0.1:10000/devstoreaccount1/CONTAINER"
+            ));
+        };
+        check_container(container, s)?;
+        return Ok(Target {
+            account: Some(account.to_string()),
+            container: container.to_string(),
+            endpoint: Some(format!("{origin}/{account}")),
+        });
+    }
+    let Host::Domain(domain) = host else {
+        return err(format!("vault URL {s:?} has no domain name"));
+    };
+    let Some((account, rest)) = domain.split_once('.') else {
+        return err(format!(
+            "vault URL {s:?}: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
+        ));
+    };
+    if !rest.starts_with("blob.") {
+        return err(format!(
+            "vault URL {s:?} is not a blob endpoint: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
+        ));
+    }
+    let [container] = segments.as_slice() else {
+        return err(format!(
+            "vault URL {s:?} must name exactly one container and no folder: https://{domain}/CONTAINER"
+        ));
+    };
+    check_container(container, s)?;
+    Ok(Target {
+        account: Some(account.to_string()),
+        container: container.to_string(),
+        endpoint: Some(origin),
+    })
+}
+
+/// Azure container names: 3 to 63 lower-case letters, digits and single hyphens.
+fn check_container(c: &str, url: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        err(format!(
+            "vault URL {url:?}: {c:?} is not a container name (3-63 lower-case letters, digits and single hyphens)"
+        ))
+    }
+}
+
+/// `https://` anywhere; plain `http://` only to loopback (emulators).
+fn check_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    let Ok(url) = Url::parse(endpoint) else {
+        return err(format!("blob endpoint {endpoint:?} does not parse"));
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if url.host().is_some_and(|h| is_loopback(&h)) => Ok(()),
+        "http" => err(format!(
+            "plain http:// is refused for {endpoint}: use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"
+        )),
+        other => err(format!(
+            "blob endpoint {endpoint:?} has scheme {other:?}: use https://"
+        )),
+    }
+}
+
+/// 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
