@@ -142,7 +142,7 @@ pub struct WorkerArgs {
     pub concurrency: u16,
 
     /// Seconds a received message stays hidden; extended while in progress.
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=43_200))]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=43_200))]
     pub visibility: u32,
 
     /// Seconds in-flight messages may take to finish after SIGTERM/SIGINT.

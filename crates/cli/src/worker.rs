@@ -55,8 +55,11 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
             }
             continue;
         }
+        // Long polls (20 s) in service; short ones when draining, so the
+        // drain ends soon after the queue does.
+        let wait = if args.until_empty { 1 } else { 20 };
         let received = tokio::select! {
-            r = queue.receive(free as i32, 20, args.visibility as i32) => r,
+            r = queue.receive(free as i32, wait, args.visibility as i32) => r,
             _ = stop.changed() => continue,
         };
         let batch = match received {

@@ -353,10 +353,12 @@ impl Archiver {
             .put_new(&manifest_path, manifest_bytes, "application/json", deadline)
             .await
         {
-            Ok(stored) if stored.outcome == PutOutcome::Created => {}
-            // Another delivery committed the same generation first (its
-            // `archivedAt` differs from ours, or by chance does not): fine.
-            Ok(_) | Err(VaultError::Integrity { .. }) => {
+            // `AlreadyPresent` with our very bytes (our `archivedAt` to the
+            // millisecond) is our own write whose answer was lost and retried.
+            Ok(_) => {}
+            // Another delivery committed the same generation first: its
+            // `archivedAt` differs from ours, and that is fine.
+            Err(VaultError::Integrity { .. }) => {
                 info!(conversation_id = %conversation, %generation, "manifest committed by a concurrent delivery");
                 return Ok(Outcome::AlreadyInVault {
                     conversation_id: conversation,

@@ -20,8 +20,8 @@ pub struct Metrics {
     pub attachments: AtomicU64,
     pub missing_attachments: AtomicU64,
     pub bytes: AtomicU64,
+    /// Requests to Azure that were retried (throttling, 5xx, lost connections).
     pub azure_retries: AtomicU64,
-    pub genesys_retries: AtomicU64,
     /// Age in milliseconds of the oldest record seen (by its SQS sent time).
     pub oldest_event_age_ms: AtomicU64,
 }
@@ -53,7 +53,7 @@ impl Metrics {
             .fetch_max(age_ms, Ordering::Relaxed);
     }
 
-    fn values(&self, reset: bool) -> [(&'static str, &'static str, u64); 11] {
+    fn values(&self, reset: bool) -> [(&'static str, &'static str, u64); 10] {
         let g = |c: &AtomicU64| {
             if reset {
                 c.swap(0, Ordering::Relaxed)
@@ -71,7 +71,6 @@ impl Metrics {
             ("MissingAttachments", "Count", g(&self.missing_attachments)),
             ("BytesArchived", "Bytes", g(&self.bytes)),
             ("AzureRetries", "Count", g(&self.azure_retries)),
-            ("GenesysRetries", "Count", g(&self.genesys_retries)),
             (
                 "OldestEventAge",
                 "Milliseconds",

@@ -1,6 +1,7 @@
 //! [`Router`]: one queued record in, one [`Handled`] out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::RwLock;
@@ -9,6 +10,7 @@ use tvault_aws::secret::SecretSource;
 use tvault_core::ports::Deadline;
 use tvault_core::retry::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
+use tvault_vault::ObjectVault;
 
 use crate::metrics::Metrics;
 use crate::settings::{Settings, SettingsError};
@@ -31,7 +33,9 @@ impl Handled {
 
 /// Handles records with one archiver, rebuilt when a rotated secret changes it.
 pub struct Router {
-    archiver: RwLock<Arc<Archiver>>,
+    archiver: RwLock<(Arc<Archiver>, Arc<ObjectVault>)>,
+    /// Azure retries already published, to publish only the increase.
+    azure_retries_seen: AtomicU64,
     base: Settings,
     secret: Option<SecretSource>,
     policy: RequeuePolicy,
@@ -49,9 +53,10 @@ impl std::fmt::Debug for Router {
 impl Router {
     /// A router over fixed settings (no secret).
     pub fn new(settings: Settings) -> Result<Self, SettingsError> {
-        let archiver = settings.archiver()?;
+        let (archiver, vault) = settings.build()?;
         Ok(Self {
-            archiver: RwLock::new(Arc::new(archiver)),
+            archiver: RwLock::new((Arc::new(archiver), vault)),
+            azure_retries_seen: AtomicU64::new(0),
             base: settings,
             secret: None,
             policy: RequeuePolicy::default(),
@@ -88,9 +93,10 @@ impl Router {
         let source = SecretSource::new(config, id).with_min_reread(min_reread);
         let values = source.get().await?;
         let settings = base.clone().with_secret(&values);
-        let archiver = settings.archiver()?;
+        let (archiver, vault) = settings.build()?;
         Ok(Self {
-            archiver: RwLock::new(Arc::new(archiver)),
+            archiver: RwLock::new((Arc::new(archiver), vault)),
+            azure_retries_seen: AtomicU64::new(0),
             base,
             secret: Some(source),
             policy: RequeuePolicy::default(),
@@ -100,7 +106,22 @@ impl Router {
 
     /// The current archiver.
     pub async fn archiver(&self) -> Arc<Archiver> {
-        self.archiver.read().await.clone()
+        self.archiver.read().await.0.clone()
+    }
+
+    /// The metrics line for what happened since the last one (see
+    /// [`Metrics::emf_line`]), with the Azure retries the vault counted.
+    pub async fn emf_line(&self, function_name: &str, timestamp_ms: i64) -> String {
+        let vault = self.archiver.read().await.1.clone();
+        if let Some(stats) = vault.azure_stats() {
+            let before = self
+                .azure_retries_seen
+                .swap(stats.retries, Ordering::Relaxed);
+            self.metrics
+                .azure_retries
+                .fetch_add(stats.retries.saturating_sub(before), Ordering::Relaxed);
+        }
+        self.metrics.emf_line(function_name, timestamp_ms, true)
     }
 
     /// Archive one EventBridge event text. `receive_count` is SQS's
@@ -163,9 +184,11 @@ impl Router {
             return false;
         };
         match secret.reread().await {
-            Ok(Some(values)) => match self.base.clone().with_secret(&values).archiver() {
-                Ok(a) => {
-                    *self.archiver.write().await = Arc::new(a);
+            Ok(Some(values)) => match self.base.clone().with_secret(&values).build() {
+                Ok((a, v)) => {
+                    *self.archiver.write().await = (Arc::new(a), v);
+                    // A new vault client counts from zero.
+                    self.azure_retries_seen.store(0, Ordering::Relaxed);
                     true
                 }
                 Err(e) => {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tvault_aws::secret::SecretValues;
 use tvault_core::Archiver;
-use tvault_core::ports::{ConversationSource, SystemClock, Vault};
+use tvault_core::ports::{ConversationSource, SystemClock};
 use tvault_core::secret::Secret;
+use tvault_vault::ObjectVault;
 
 /// The default vault: a local directory.
 pub const DEFAULT_VAULT: &str = "./vault";
@@ -103,7 +104,7 @@ impl Settings {
     ///
     /// For Azure, the connection string from the settings secret (when it
     /// holds one) wins over the environment's.
-    pub fn open_vault(&self) -> Result<Arc<dyn Vault>, SettingsError> {
+    pub fn open_vault(&self) -> Result<Arc<ObjectVault>, SettingsError> {
         match (
             tvault_vault::Location::parse(&self.vault)?,
             &self.azure_connection_string,
@@ -142,11 +143,14 @@ impl Settings {
 
     /// The archiver these settings describe.
     pub fn archiver(&self) -> Result<Archiver, SettingsError> {
-        Ok(Archiver::new(
-            self.open_vault()?,
-            self.open_source()?,
-            Arc::new(SystemClock),
-        ))
+        Ok(self.build()?.0)
+    }
+
+    /// The archiver, and its vault (whose request counters feed the metrics).
+    pub fn build(&self) -> Result<(Archiver, Arc<ObjectVault>), SettingsError> {
+        let vault = self.open_vault()?;
+        let archiver = Archiver::new(vault.clone(), self.open_source()?, Arc::new(SystemClock));
+        Ok((archiver, vault))
     }
 }
 

@@ -1,0 +1,251 @@
+//! `tvault worker` against moto SQS, the fake Genesys API and Azurite: a
+//! mixed queue drains completely, and a worker killed with SIGKILL while it
+//! holds messages loses and duplicates nothing.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};
+use tvault_testkit::pipeline::{self, Mix, Queues};
+
+fn worker(
+    endpoint: &str,
+    fake: &FakeGenesys,
+    q: &Queues,
+    vault: &str,
+    cs: &str,
+    extra: &[&str],
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+    cmd.args([
+        "--vault",
+        vault,
+        "worker",
+        "--queue-url",
+        q.source.url(),
+        "--visibility",
+        "3",
+        "--concurrency",
+        "8",
+    ])
+    .args(extra)
+    .env_clear()
+    .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
+    .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
+    .env("GENESYSCLOUD_REGION", fake.base_url())
+    .env("AZURE_STORAGE_CONNECTION_STRING", cs)
+    .env("RUST_LOG", "error")
+    .kill_on_drop(true);
+    for (k, v) in pipeline::aws_env(endpoint) {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Run `--until-empty` workers until the queue holds nothing at all (failed
+/// records come back after their visibility timeout; poison needs 5 receives).
+async fn drain(endpoint: &str, fake: &FakeGenesys, q: &Queues, vault: &str, cs: &str) {
+    let end = Instant::now() + Duration::from_secs(300);
+    while q.source.depth().await.unwrap() != (0, 0) {
+        assert!(
+            Instant::now() < end,
+            "the queue did not drain: {:?}",
+            q.source.depth().await.unwrap()
+        );
+        let out = worker(endpoint, fake, q, vault, cs, &["--until-empty"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn check_drained(q: &Queues, vault_url: &str, cs: &str, mix: &Mix) {
+    let vault = pipeline::azurite_vault(vault_url, cs);
+    let generations = pipeline::generations(vault.as_ref()).await;
+    let stored: BTreeSet<String> = generations.keys().cloned().collect();
+    assert_eq!(
+        stored, mix.conversations,
+        "every conversation, and nothing else"
+    );
+    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "archived more than once: {twice:?}");
+    let problems = pipeline::verify_all(vault.as_ref()).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    let mut poison = mix.poison.clone();
+    poison.sort();
+    assert_eq!(
+        pipeline::take_all(&q.dlq).await,
+        poison,
+        "only the poison, unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_drains_a_thousand_mixed_events() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard2").await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.set_rate_limit_allowed(Some(1_000_000));
+    let mix = pipeline::mix(&fake, 1000, 20, 10, 5);
+    let q = pipeline::queues(&config, 5, 3).await;
+    pipeline::send_all(&q.source, &mix.bodies).await;
+    let t0 = Instant::now();
+    drain(&endpoint, &fake, &q, &vault_url, &cs).await;
+    println!(
+        "bench: tvault worker drained {} events in {:.1} s (debug build, Azurite vault)",
+        mix.bodies.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    check_drained(&q, &vault_url, &cs, &mix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard3").await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.set_rate_limit_allowed(Some(1_000_000));
+    let mix = pipeline::mix(&fake, 300, 10, 5, 5);
+    let q = pipeline::queues(&config, 5, 3).await;
+    pipeline::send_all(&q.source, &mix.bodies).await;
+
+    let mut first = worker(&endpoint, &fake, &q, &vault_url, &cs, &[])
+        .spawn()
+        .unwrap();
+    let vault = pipeline::azurite_vault(&vault_url, &cs);
+    // Kill it once it has committed some work and holds more in flight.
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = pipeline::generations(vault.as_ref()).await.len();
+        let (_, in_flight) = q.source.depth().await.unwrap();
+        if done >= 20 && in_flight > 0 {
+            break;
+        }
+        assert!(Instant::now() < end, "the worker made no progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().await.unwrap(); // SIGKILL: no chance to release anything
+    let (_, held) = q.source.depth().await.unwrap();
+    println!("killed the worker while it held {held} message(s)");
+
+    drain(&endpoint, &fake, &q, &vault_url, &cs).await;
+    check_drained(&q, &vault_url, &cs, &mix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_receiving_and_exits_zero() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 3).await;
+    let child = worker(&endpoint, &fake, &q, &vault_url, &cs, &["--grace", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits promptly")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("worker stopped"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_inspect_explains_and_redrive_moves_back() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let q = pipeline::queues(&config, 5, 3).await;
+    q.dlq.send("this is not JSON").await.unwrap();
+    q.dlq
+        .send(r#"{"detail":{"conversationId":"../x","messages":[]}}"#)
+        .await
+        .unwrap();
+    let run = move |args: Vec<String>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+        cmd.args(args).env_clear();
+        for (k, v) in pipeline::aws_env(&endpoint) {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let dlq_url = q.dlq.url().to_string();
+    let src_url = q.source.url().to_string();
+    let out = tokio::task::spawn_blocking({
+        let (d, run) = (dlq_url.clone(), run.clone());
+        move || {
+            run(vec![
+                "dlq".into(),
+                "inspect".into(),
+                "--queue-url".into(),
+                d,
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("invalid input: not JSON"), "{text}");
+    assert!(text.contains("unsafe detail.conversationId"), "{text}");
+    assert!(text.contains("2 message(s)"), "{text}");
+    assert_eq!(
+        q.dlq.depth().await.unwrap().0,
+        2,
+        "inspect consumed nothing"
+    );
+
+    let out = tokio::task::spawn_blocking(move || {
+        run(vec![
+            "dlq".into(),
+            "redrive".into(),
+            "--queue-url".into(),
+            dlq_url,
+            "--to".into(),
+            src_url,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("moved 2 message(s)"));
+    assert_eq!(q.dlq.depth().await.unwrap(), (0, 0));
+    assert_eq!(q.source.depth().await.unwrap().0, 2);
+}
