@@ -249,3 +249,54 @@ async fn dlq_inspect_explains_and_redrive_moves_back() {
     assert_eq!(q.dlq.depth().await.unwrap(), (0, 0));
     assert_eq!(q.source.depth().await.unwrap().0, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_archives_after_its_cause_is_fixed_and_it_is_redriven() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 3).await;
+    // It died because Genesys did not know the conversation (say, the wrong
+    // org's OAuth client was configured): a valid event in the DLQ.
+    let conv = "redriven-8d3f4c1e";
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
+    ))
+    .unwrap()
+    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    q.dlq.send(&body).await.unwrap();
+
+    // The cause is fixed; the operator redrives; the worker archives it.
+    fake.add(tvault_testkit::genesys::FakeConversation::sample(
+        conv,
+        b"p".to_vec(),
+        b"i".to_vec(),
+    ));
+    let mut redrive = tokio::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+    redrive
+        .args([
+            "dlq",
+            "redrive",
+            "--queue-url",
+            q.dlq.url(),
+            "--to",
+            q.source.url(),
+        ])
+        .env_clear();
+    for (k, v) in pipeline::aws_env(&endpoint) {
+        redrive.env(k, v);
+    }
+    assert!(redrive.status().await.unwrap().success());
+    drain(&endpoint, &fake, &q, &vault_url, &cs).await;
+    let vault = pipeline::azurite_vault(&vault_url, &cs);
+    assert_eq!(
+        pipeline::generations(vault.as_ref()).await.get(conv),
+        Some(&1)
+    );
+    assert_eq!(q.dlq.depth().await.unwrap(), (0, 0));
+}
