@@ -5,11 +5,10 @@
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};
-use tvault_testkit::pipeline::{self, Mix, Queues};
+use tvault_testkit::pipeline::{self, Queues};
 
 fn worker(
     endpoint: &str,
@@ -69,27 +68,6 @@ async fn drain(endpoint: &str, fake: &FakeGenesys, q: &Queues, vault: &str, cs: 
     }
 }
 
-async fn check_drained(q: &Queues, vault_url: &str, cs: &str, mix: &Mix) {
-    let vault = pipeline::azurite_vault(vault_url, cs);
-    let generations = pipeline::generations(vault.as_ref()).await;
-    let stored: BTreeSet<String> = generations.keys().cloned().collect();
-    assert_eq!(
-        stored, mix.conversations,
-        "every conversation, and nothing else"
-    );
-    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "archived more than once: {twice:?}");
-    let problems = pipeline::verify_all(vault.as_ref()).await;
-    assert!(problems.is_empty(), "{problems:#?}");
-    let mut poison = mix.poison.clone();
-    poison.sort();
-    assert_eq!(
-        pipeline::take_all(&q.dlq).await,
-        poison,
-        "only the poison, unchanged"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_drains_a_thousand_mixed_events() {
     let Some((endpoint, config)) = pipeline::moto().await else {
@@ -110,7 +88,7 @@ async fn the_worker_drains_a_thousand_mixed_events() {
         mix.bodies.len(),
         t0.elapsed().as_secs_f64()
     );
-    check_drained(&q, &vault_url, &cs, &mix).await;
+    pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +125,7 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     println!("killed the worker while it held {held} message(s)");
 
     drain(&endpoint, &fake, &q, &vault_url, &cs).await;
-    check_drained(&q, &vault_url, &cs, &mix).await;
+    pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,24 +183,7 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
     assert_eq!(q.source.depth().await.unwrap(), (0, 0), "the queue drained");
     let cold_start = rt.first_poll().unwrap().duration_since(f.started);
 
-    let vault = pipeline::azurite_vault(&vault_url, &cs);
-    let generations = pipeline::generations(vault.as_ref()).await;
-    let stored: BTreeSet<String> = generations.keys().cloned().collect();
-    assert_eq!(
-        stored, mix.conversations,
-        "every conversation, and nothing else"
-    );
-    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "archived more than once: {twice:?}");
-    let problems = pipeline::verify_all(vault.as_ref()).await;
-    assert!(problems.is_empty(), "{problems:#?}");
-    let mut poison = mix.poison.clone();
-    poison.sort();
-    assert_eq!(
-        pipeline::take_all(&q.dlq).await,
-        poison,
-        "only the poison, unchanged"
-    );
+    pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
 
     f.child.kill().await.unwrap();
     let emf = f.emf_lines.await.unwrap();

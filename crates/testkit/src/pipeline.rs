@@ -319,3 +319,23 @@ pub fn azurite_vault(url: &str, cs: &str) -> std::sync::Arc<tvault_vault::Object
     tvault_vault::open_azure(tvault_vault::azure::AzureConfig::new(url).with_connection_string(cs))
         .expect("open Azurite vault")
 }
+
+/// The checks of a drained run: every conversation of `mix` in the vault at
+/// `vault_url` exactly once, nothing else, every manifest verified, and the
+/// dead-letter queue holding exactly the poison, unchanged.
+pub async fn check_drained(q: &Queues, vault_url: &str, cs: &str, mix: &Mix) {
+    let vault = azurite_vault(vault_url, cs);
+    let generations = generations(vault.as_ref()).await;
+    let stored: BTreeSet<String> = generations.keys().cloned().collect();
+    assert_eq!(
+        stored, mix.conversations,
+        "every conversation, and nothing else"
+    );
+    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "archived more than once: {twice:?}");
+    let problems = verify_all(vault.as_ref()).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    let mut poison = mix.poison.clone();
+    poison.sort();
+    assert_eq!(take_all(&q.dlq).await, poison, "only the poison, unchanged");
+}
