@@ -8,31 +8,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use tvault_aws::secret::SecretSource;
 use tvault_aws::{Queue, SdkConfig};
+use tvault_testkit::pipeline;
 
+/// moto through testkit's one helper (a panic in CI when it is not running).
 async fn moto() -> Option<SdkConfig> {
-    let Ok(endpoint) = std::env::var("TVAULT_TEST_MOTO") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)"
-        );
-        eprintln!(
-            "SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\""
-        );
-        return None;
-    };
-    Some(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "tests",
-            ))
-            .load()
-            .await,
-    )
+    pipeline::moto().await.map(|(_, config)| config)
 }
 
 fn unique(name: &str) -> String {
@@ -45,39 +27,8 @@ fn unique(name: &str) -> String {
 
 /// A queue with a redrive policy to its own DLQ after `max_receives` receives.
 async fn queue_pair(config: &SdkConfig, max_receives: u32) -> (Queue, Queue) {
-    let sqs = aws_sdk_sqs::Client::new(config);
-    let name = unique("tv");
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let redrive =
-        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (Queue::new(config, url), Queue::new(config, dlq_url))
+    let q = pipeline::queues(config, max_receives, 30).await;
+    (q.source, q.dlq)
 }
 
 #[tokio::test]

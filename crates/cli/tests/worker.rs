@@ -241,12 +241,7 @@ async fn a_dead_letter_archives_after_its_cause_is_fixed_and_it_is_redriven() {
     // It died because Genesys did not know the conversation (say, the wrong
     // org's OAuth client was configured): a valid event in the DLQ.
     let conv = "redriven-8d3f4c1e";
-    let body = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
-    ))
-    .unwrap()
-    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    let body = pipeline::customer_end(conv);
     q.dlq.send(&body).await.unwrap();
 
     // The cause is fixed; the operator redrives; the worker archives it.

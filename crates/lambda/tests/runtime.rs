@@ -221,12 +221,7 @@ async fn a_rejected_credential_rereads_the_rotated_secret_and_work_continues() {
     let conv = "rotation-8d3f4c1e";
     fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
     let q = pipeline::queues(&config, 5, 1).await;
-    let body = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
-    ))
-    .unwrap()
-    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    let body = pipeline::customer_end(conv);
     q.source.send(&body).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -281,12 +276,7 @@ async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
     fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
     fake.script(Route::Recordings, [Fault::Status(202), Fault::Status(202)]);
     let q = pipeline::queues(&config, 5, 1).await;
-    let body = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
-    ))
-    .unwrap()
-    .replace("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f", conv);
+    let body = pipeline::customer_end(conv);
     q.source.send(&body).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rt = RuntimeApi::start().await.unwrap();

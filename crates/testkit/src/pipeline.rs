@@ -115,6 +115,20 @@ pub async fn queues(config: &SdkConfig, max_receives: u32, visibility_secs: u32)
     }
 }
 
+/// The conversation id of the Genesys fixtures.
+pub const FIXTURE_CONVERSATION: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+
+/// The `customer.end` fixture (`fixtures/genesys/`), about conversation `conv`.
+pub fn customer_end(conv: &str) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/genesys/eventbridge_customer_end__webmessaging.json"
+    );
+    std::fs::read_to_string(path)
+        .expect("the customer.end fixture")
+        .replace(FIXTURE_CONVERSATION, conv)
+}
+
 /// A mix of events as the EventBridge rule would deliver them.
 pub struct Mix {
     /// Every body to send, in order.
