@@ -15,6 +15,8 @@
 //! | [`ports`] | the [`ports::Vault`] and [`ports::ConversationSource`] traits, deadlines, the clock |
 //! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
 //! | [`outcome`] | how a record ends: outcomes, errors and their classification |
+//! | [`days`] | inclusive ranges of UTC days (`--from`/`--to`) |
+//! | [`reconcile`] | expected conversations against the vault, per day |
 //! | [`read`] | reading generations back, checked against their manifests |
 //! | [`retry`] | how long a failed queued record stays hidden ([`retry::RequeuePolicy`]) |
 //! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
@@ -28,6 +30,7 @@
 //! ```
 
 pub mod archive;
+pub mod days;
 pub mod event;
 pub mod hash;
 pub mod id;
@@ -36,6 +39,7 @@ pub mod manifest;
 pub mod outcome;
 pub mod ports;
 pub mod read;
+pub mod reconcile;
 pub mod retry;
 pub mod secret;
 pub mod transcript;
