@@ -8,7 +8,7 @@
 //! index/{yyyy}/{mm}/{dd}/{conversationId}.{gen}
 //! ```
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::id::{AttachmentId, ConversationId, safe_file_name};
 
@@ -62,6 +62,20 @@ pub fn parse_manifest(path: &str) -> Option<(&str, &str)> {
     (!generation.contains('.') && !generation.is_empty()).then_some((conv, generation))
 }
 
+/// If `path` is a date-index marker name, its day, conversation id and generation.
+pub fn parse_index(path: &str) -> Option<(NaiveDate, &str, &str)> {
+    let rest = path.strip_prefix("index/")?;
+    let mut parts = rest.splitn(4, '/');
+    let (y, m, d, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let day = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    let (conv, generation) = file.rsplit_once('.')?;
+    (!conv.is_empty() && !generation.is_empty() && !conv.contains('/'))
+        .then_some((day, conv, generation))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +104,19 @@ mod tests {
         );
         let t = Utc.with_ymd_and_hms(2026, 9, 20, 9, 31, 40).unwrap();
         assert_eq!(index(t, &c, "g"), "index/2026/09/20/c-1.g");
+    }
+
+    #[test]
+    fn index_names_parse_back() {
+        let day = NaiveDate::from_ymd_opt(2026, 9, 20).unwrap();
+        assert_eq!(
+            parse_index("index/2026/09/20/c-1.0123"),
+            Some((day, "c-1", "0123"))
+        );
+        assert_eq!(parse_index("index/2026/09/20/c-1"), None);
+        assert_eq!(parse_index("index/2026/13/20/c-1.g"), None);
+        assert_eq!(parse_index("index/2026/09/20/x/c-1.g"), None);
+        assert_eq!(parse_index("conversations/c-1/manifest.g.json"), None);
     }
 
     #[test]

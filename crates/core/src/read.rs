@@ -1,7 +1,10 @@
 //! Reading the vault back: a conversation's manifests, the latest generation,
 //! and objects checked against their manifest entry. Needs read access only.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use bytes::Bytes;
+use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
 
 use crate::hash::{StreamHasher, sha256_hex};
@@ -71,6 +74,116 @@ pub async fn manifest(
                 })
         }
     }
+}
+
+/// One date-index marker: `index/{yyyy}/{mm}/{dd}/{conversationId}.{generation}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexMarker {
+    pub day: NaiveDate,
+    pub conversation: String,
+    pub generation: String,
+    pub path: String,
+}
+
+/// The date-index markers of some days, read `concurrency` days at a time,
+/// sorted by day, conversation and generation. Names that are not markers are
+/// returned in the second list (for `verify` to report).
+pub async fn index_days(
+    vault: &dyn Vault,
+    days: impl IntoIterator<Item = NaiveDate>,
+    concurrency: usize,
+) -> Result<(Vec<IndexMarker>, Vec<String>), ReadError> {
+    let wanted: BTreeSet<NaiveDate> = days.into_iter().collect();
+    // One listing per month when most of a month is wanted, else one per day:
+    // a year is 12 listings, not 365.
+    let mut months: BTreeMap<(i32, u32), Vec<NaiveDate>> = BTreeMap::new();
+    for d in &wanted {
+        months.entry((d.year(), d.month())).or_default().push(*d);
+    }
+    let mut prefixes: Vec<String> = Vec::new();
+    for ((year, month), ds) in &months {
+        if ds.len() > WHOLE_MONTH_FROM {
+            prefixes.push(format!("index/{year:04}/{month:02}/"));
+        } else {
+            prefixes.extend(
+                ds.iter()
+                    .map(|d| keys::index_day_prefix(d.year(), d.month(), d.day())),
+            );
+        }
+    }
+    let listings = futures::stream::iter(prefixes)
+        .map(|prefix| async move { vault.list(&prefix).await })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut markers = Vec::new();
+    let mut strays = Vec::new();
+    for listing in listings {
+        for listed in listing? {
+            match keys::parse_index(&listed.path) {
+                Some((day, _, _)) if !wanted.contains(&day) => {}
+                Some((day, conv, generation)) => markers.push(IndexMarker {
+                    day,
+                    conversation: conv.to_string(),
+                    generation: generation.to_string(),
+                    path: listed.path.clone(),
+                }),
+                None => strays.push(listed.path),
+            }
+        }
+    }
+    markers.sort_by(|a, b| {
+        (a.day, &a.conversation, &a.generation).cmp(&(b.day, &b.conversation, &b.generation))
+    });
+    strays.sort();
+    Ok((markers, strays))
+}
+
+/// Days of one month above which the whole month is listed at once.
+const WHOLE_MONTH_FROM: usize = 7;
+
+/// The latest of the named generations whose manifest exists (by
+/// `archivedAt`), or `None` when none does: a marker without its manifest is
+/// an archive that never committed.
+pub async fn latest_of(
+    vault: &dyn Vault,
+    conversation: &ConversationId,
+    generations: &[String],
+) -> Result<Option<Manifest>, ReadError> {
+    let mut latest: Option<Manifest> = None;
+    for g in generations {
+        let path = keys::manifest(conversation, g);
+        let bytes = match vault.get(&path).await {
+            Ok(b) => b,
+            Err(VaultError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let m = Manifest::from_slice(&bytes).map_err(|reason| ReadError::BadManifest {
+            path: path.clone(),
+            reason,
+        })?;
+        if latest
+            .as_ref()
+            .is_none_or(|l| (&l.archived_at, &l.generation) < (&m.archived_at, &m.generation))
+        {
+            latest = Some(m);
+        }
+    }
+    Ok(latest)
+}
+
+/// The generations a conversation has, from the names of its manifests
+/// (one listing, no reads).
+pub async fn generations(
+    vault: &dyn Vault,
+    conversation: &ConversationId,
+) -> Result<Vec<String>, ReadError> {
+    Ok(vault
+        .list(&keys::conversation_prefix(conversation))
+        .await?
+        .iter()
+        .filter_map(|l| keys::parse_manifest(&l.path).map(|(_, g)| g.to_string()))
+        .collect())
 }
 
 /// Read a small object and check it against its manifest entry.

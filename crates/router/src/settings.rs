@@ -122,6 +122,12 @@ impl Settings {
     /// The Genesys client, if configured. Build it once per process: it
     /// holds the shared access token and the request pacer.
     pub fn open_source(&self) -> Result<Option<Arc<dyn ConversationSource>>, SettingsError> {
+        Ok(self.genesys()?.map(|s| s as Arc<dyn ConversationSource>))
+    }
+
+    /// The Genesys client itself, if configured (for the analytics listing
+    /// `tvault reconcile` needs besides the archive port).
+    pub fn genesys(&self) -> Result<Option<Arc<tvault_genesys::GenesysSource>>, SettingsError> {
         let (Some(id), Some(secret), Some(region)) = (
             &self.genesys_client_id,
             &self.genesys_client_secret,
