@@ -8,7 +8,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded
   1  some records failed (each is reported with its file, line and reason),
-     or `verify` / `show` found a problem
+     or `verify` / `show` / `list` / `export` found a problem, or
+     `reconcile` found something missing
   2  usage or configuration error: nothing was done
 
 Environment:
@@ -55,6 +56,12 @@ pub enum Command {
     /// Re-hash every object every manifest lists and report problems.
     #[command(long_about = VERIFY_ABOUT, after_help = AFTER_HELP)]
     Verify(VerifyArgs),
+    /// List archived conversations from the vault's date index.
+    #[command(long_about = LIST_ABOUT, after_help = AFTER_HELP)]
+    List(ListArgs),
+    /// Prove completeness against Genesys for a range of days; --backfill the gaps.
+    #[command(long_about = RECONCILE_ABOUT, after_help = AFTER_HELP)]
+    Reconcile(ReconcileArgs),
     /// Consume an SQS queue of events until stopped (ECS, Kubernetes, a VM).
     #[command(long_about = WORKER_ABOUT, after_help = AFTER_HELP)]
     Worker(WorkerArgs),
@@ -111,7 +118,61 @@ Reports, one line each:
   unindexed  a manifest with no date-index marker
   unreadable a manifest that is not valid transcript-vault/manifest/v1 JSON
 
+With --from/--to, only the conversations indexed on those UTC days are
+checked (all their generations and objects), and the \"unindexed\" check is
+left out (a generation may be indexed on a day outside the range). Objects are
+hashed --concurrency at a time; a progress bar shows on a terminal, and a plain
+line every 5 s otherwise. Needs only read access to the vault.
+
 Exit code 0 when there is no problem, 1 otherwise.";
+
+const LIST_ABOUT: &str = "\
+List archived conversations from the vault's date index.
+
+The index files each conversation under the UTC day it ended (else its last
+message, else its event). One line per conversation and day: media type,
+messages, attachments (and how many are NOT IN VAULT), end time, the latest
+generation, when it was archived and what triggered it. --json prints one JSON
+object per line instead. A marker without its manifest (an archive interrupted
+before it committed) or an unreadable manifest is listed with the problem.
+
+Needs only read access to the vault: no Genesys, no AWS. Works the same on a
+local directory and on Azure (for example with a read-only SAS during an AWS
+outage).
+
+Exit code 0, or 1 when a listed entry has a problem.";
+
+const RECONCILE_ABOUT: &str = "\
+Prove that every conversation of a range of UTC days is in the vault.
+
+1. Lists every ended MESSAGE or CHAT conversation that started on those days
+   through the Genesys analytics API (conversation details: the synchronous
+   query for short ranges, asynchronous jobs for long ones; split into
+   intervals of at most 31 days and 100,000 results; de-duplicated by
+   conversation id). A range that ends after Genesys's dataAvailabilityDate is
+   refused: analytics data is not complete yet, so a gap could be false.
+2. Looks each one up in the vault's date index and manifests.
+3. Prints, per day of conversation start: expected, archived, missing, and
+   archived with missing attachments; then one line per gap:
+     missing DAY CONVERSATION_ID
+     missing-attachments DAY CONVERSATION_ID (ATTACHMENT_ID: reason; ...)
+
+--json-report FILE writes the whole result (per day and per conversation);
+--csv-report FILE writes one row per expected conversation (day,
+conversation_id, status, generation, missing_attachments, conversation_start,
+conversation_end, detail) for spreadsheets.
+
+--backfill archives every gap through the same pull path as a live event
+(the manifest's trigger.kind is \"backfill\"), then checks again and reports
+the result. It is safe to interrupt and run again: writes are create-only, so
+what is already archived is not written twice.
+
+Needs the GENESYSCLOUD_* settings (an OAuth client allowed to read analytics
+conversation details, and recordings and messages for --backfill) and the vault.
+
+Exit codes: 0 nothing missing; 1 something is missing (a conversation, an
+attachment, an unusable listing row, or a backfill that failed); 2 usage or
+configuration error, or a range Genesys cannot answer yet.";
 
 const WORKER_ABOUT: &str = "\
 Consume an SQS queue of events until stopped: the same pipeline as the Lambda,
@@ -204,6 +265,66 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Objects checked at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+
+    /// Only conversations indexed from this UTC day (YYYY-MM-DD; needs --to).
+    #[arg(long, value_name = "DATE", requires = "to")]
+    pub from: Option<String>,
+
+    /// Only conversations indexed up to this UTC day, included (needs --from).
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// First UTC day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+
+    /// Last UTC day, included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Manifests read at the same time.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// First UTC day of conversation start (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+
+    /// Last UTC day of conversation start, included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+
+    /// Archive every gap found (trigger.kind backfill), then report again.
+    #[arg(long)]
+    pub backfill: bool,
+
+    /// Write the whole report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+
+    /// Write one CSV row per expected conversation to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv_report: Option<PathBuf>,
+
+    /// Vault reads (and backfill archives) at the same time.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Date-index days read past --to: the index files a conversation under
+    /// the day it ended, which can be after the day it started. Conversations
+    /// not found there are looked up one by one, so this only saves reads.
+    #[arg(long, default_value_t = 3, value_name = "DAYS")]
+    pub index_days_after: u64,
 }

@@ -7,6 +7,9 @@ mod archive;
 mod cli;
 mod dlq;
 mod input;
+mod list;
+mod progress;
+//mod reconcile;
 mod show;
 mod verify;
 mod worker;
@@ -42,6 +45,10 @@ fn main() -> ExitCode {
             Command::Archive(args) => archive::run(&cli.vault, args).await,
             Command::Show(args) => show::run(&cli.vault, args).await,
             Command::Verify(args) => verify::run(&cli.vault, args).await,
+            Command::List(args) => list::run(&cli.vault, args).await,
+            Command::Reconcile(_) => Err(anyhow::anyhow!(
+                "reconcile needs the Genesys analytics client (next commit)"
+            )),
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
         }

@@ -2,34 +2,114 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures::StreamExt;
-use tvault_core::keys;
+use tvault_core::days::DayRange;
 use tvault_core::manifest::{Manifest, ObjectEntry};
 use tvault_core::ports::{Vault, VaultError};
 use tvault_core::read::{self, ReadError};
+use tvault_core::{ConversationId, keys};
 
 use crate::cli::VerifyArgs;
-use crate::{EXIT_FAILED, EXIT_OK};
+use crate::progress::Progress;
+use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
+    let range = match (&args.from, &args.to) {
+        (None, None) => None,
+        (Some(from), Some(to)) => match DayRange::parse(from, to) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("tvault verify: {e}");
+                return Ok(EXIT_USAGE);
+            }
+        },
+        _ => {
+            eprintln!("tvault verify: give both --from and --to, or neither");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let concurrency = args.concurrency as usize;
     let vault = tvault_vault::open(vault_location)?;
-    let listed = vault.list("").await?;
-    let names: BTreeSet<&str> = listed.iter().map(|l| l.path.as_str()).collect();
+    let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
 
-    let mut manifests: Vec<Manifest> = Vec::new();
-    for path in names.iter().filter(|p| keys::parse_manifest(p).is_some()) {
-        match vault
-            .get(path)
+    // The names to check: everything, or the conversations indexed on the
+    // range's days (all their objects and generations) and those days' markers.
+    let names: BTreeSet<String> = match range {
+        None => vault
+            .list("")
             .await
-            .map_err(|e| e.to_string())
-            .and_then(|b| Manifest::from_slice(&b))
-        {
+            .context("listing the vault")?
+            .into_iter()
+            .map(|l| l.path)
+            .collect(),
+        Some(range) => {
+            let (markers, strays) = read::index_days(vault, range.days(), concurrency)
+                .await
+                .context("reading the date index")?;
+            let convs: BTreeSet<&str> = markers.iter().map(|m| m.conversation.as_str()).collect();
+            let mut names: BTreeSet<String> = markers.iter().map(|m| m.path.clone()).collect();
+            names.extend(strays);
+            let listings: Vec<Result<Vec<String>, String>> = futures::stream::iter(convs)
+                .map(|c| async move {
+                    let id = ConversationId::new(c)
+                        .map_err(|e| format!("orphaned index marker for {c:?}: {e}"))?;
+                    vault
+                        .list(&keys::conversation_prefix(&id))
+                        .await
+                        .map(|l| l.into_iter().map(|l| l.path).collect())
+                        .map_err(|e| format!("unreadable conversations/{c}/: {e}"))
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            for l in listings {
+                match l {
+                    Ok(paths) => names.extend(paths),
+                    Err(p) => problems.push(p),
+                }
+            }
+            names
+        }
+    };
+
+    let manifest_paths: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|p| keys::parse_manifest(p).is_some())
+        .collect();
+    let progress = Progress::new(
+        "verify: reading manifests",
+        "manifests",
+        manifest_paths.len() as u64,
+    );
+    let progress_ref = &progress;
+    let read_manifests: Vec<(&str, Result<Manifest, String>)> =
+        futures::stream::iter(manifest_paths)
+            .map(|path| async move {
+                let m = vault
+                    .get(path)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| Manifest::from_slice(&b));
+                progress_ref.inc();
+                (path, m)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    progress.finish();
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for (path, m) in read_manifests {
+        match m {
             Ok(m) => manifests.push(m),
             Err(reason) => problems.push(format!("unreadable {path}: {reason}")),
         }
     }
+    manifests.sort_by(|a, b| {
+        (&a.conversation_id, &a.generation).cmp(&(&b.conversation_id, &b.generation))
+    });
 
     // Which generations each conversation has, for the index checks.
     let mut committed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -39,22 +119,22 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             .or_default()
             .insert(m.generation.clone());
     }
-    let mut referenced: BTreeSet<&str> = BTreeSet::new();
-    let entries: Vec<&ObjectEntry> = manifests.iter().flat_map(|m| &m.objects).collect();
-    for e in &entries {
-        referenced.insert(&e.path);
-    }
+    let unique: BTreeMap<&str, &ObjectEntry> = manifests
+        .iter()
+        .flat_map(|m| &m.objects)
+        .map(|e| (e.path.as_str(), e))
+        .collect();
+    let referenced: BTreeSet<&str> = unique.keys().copied().collect();
 
-    let vault_ref = vault.as_ref();
-    let mut checks = futures::stream::iter(
-        entries
-            .iter()
-            .map(|e| (e.path.as_str(), *e))
-            .collect::<BTreeMap<_, _>>()
-            .into_values(),
-    )
-    .map(|e| async move { (e, read::verify_entry(vault_ref, e).await) })
-    .buffer_unordered(args.concurrency as usize);
+    let progress = Progress::new("verify: hashing objects", "objects", unique.len() as u64);
+    let progress_ref = &progress;
+    let mut checks = futures::stream::iter(unique.into_values())
+        .map(|e| async move {
+            let r = read::verify_entry(vault, e).await;
+            progress_ref.inc();
+            (e, r)
+        })
+        .buffer_unordered(concurrency);
     let mut objects = 0usize;
     let mut found: Vec<String> = Vec::new();
     while let Some((e, result)) = checks.next().await {
@@ -70,13 +150,14 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             Err(other) => found.push(format!("unreadable {}: {other}", e.path)),
         }
     }
+    drop(checks);
+    progress.finish();
     found.sort();
     problems.extend(found);
 
     let mut indexed: BTreeSet<(String, String)> = BTreeSet::new();
     for path in names.iter().filter(|p| p.starts_with("index/")) {
-        let file = path.rsplit('/').next().unwrap_or_default();
-        let Some((conv, generation)) = file.rsplit_once('.') else {
+        let Some((_, conv, generation)) = keys::parse_index(path) else {
             problems.push(format!("orphaned {path}: not a date-index marker name"));
             continue;
         };
@@ -86,16 +167,20 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             problems.push(format!("orphaned {path}: no manifest for this generation"));
         }
     }
-    for m in &manifests {
-        if !indexed.contains(&(m.conversation_id.to_string(), m.generation.clone())) {
-            problems.push(format!(
-                "unindexed {}",
-                keys::manifest(&m.conversation_id, &m.generation)
-            ));
+    // With a date range, a generation may be indexed on a day outside it; the
+    // full run checks that every manifest has its marker.
+    if range.is_none() {
+        for m in &manifests {
+            if !indexed.contains(&(m.conversation_id.to_string(), m.generation.clone())) {
+                problems.push(format!(
+                    "unindexed {}",
+                    keys::manifest(&m.conversation_id, &m.generation)
+                ));
+            }
         }
     }
     for path in names.iter().filter(|p| p.starts_with("conversations/")) {
-        if keys::parse_manifest(path).is_none() && !referenced.contains(path) {
+        if keys::parse_manifest(path).is_none() && !referenced.contains(path.as_str()) {
             problems.push(format!("orphaned {path}: no manifest lists it"));
         }
     }
@@ -110,9 +195,10 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         println!("{p}");
     }
     println!(
-        "verified {} manifest(s) of {} conversation(s), {objects} object(s): {} problem(s)",
+        "verified {} manifest(s) of {} conversation(s), {objects} object(s){}: {} problem(s)",
         manifests.len(),
         committed.len(),
+        range.map(|r| format!(" indexed {r}")).unwrap_or_default(),
         problems.len()
     );
     Ok(if problems.is_empty() {
