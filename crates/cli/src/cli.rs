@@ -55,6 +55,10 @@ pub enum Command {
     /// Re-hash every object every manifest lists and report problems.
     #[command(long_about = VERIFY_ABOUT, after_help = AFTER_HELP)]
     Verify(VerifyArgs),
+    /// Export one conversation to a folder: a readable HTML page, the stored
+    /// JSON and the attachments, every hash re-checked against the manifest.
+    #[command(long_about = crate::export::ABOUT, after_help = AFTER_HELP)]
+    Export(ExportArgs),
     /// Consume an SQS queue of events until stopped (ECS, Kubernetes, a VM).
     #[command(long_about = WORKER_ABOUT, after_help = AFTER_HELP)]
     Worker(WorkerArgs),
@@ -197,6 +201,21 @@ pub struct ShowArgs {
     pub json: bool,
 
     /// Show this generation instead of the latest.
+    #[arg(long, value_name = "GEN")]
+    pub generation: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The Genesys conversation id.
+    #[arg(value_name = "CONVERSATION_ID")]
+    pub conversation_id: String,
+
+    /// The folder to export into; the export is DIR/CONVERSATION_ID.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Export this generation instead of the latest.
     #[arg(long, value_name = "GEN")]
     pub generation: Option<String>,
 }

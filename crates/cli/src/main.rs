@@ -6,6 +6,7 @@
 mod archive;
 mod cli;
 mod dlq;
+mod export;
 mod input;
 mod show;
 mod verify;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             Command::Archive(args) => archive::run(&cli.vault, args).await,
             Command::Show(args) => show::run(&cli.vault, args).await,
             Command::Verify(args) => verify::run(&cli.vault, args).await,
+            Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
         }
