@@ -9,7 +9,7 @@
 
 pub mod html;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -46,12 +46,15 @@ is given, and writes DIR/CONVERSATION_ID/:
   transcript.json   the transcript as stored (transcript-vault/transcript/v1)
   attachments/ID/NAME   each attachment, named as in the vault
 
-Can I trust it? Every file except index.html was hashed (SHA-256) and sized
-as it was read and compared with the manifest; the export happens only if all
-of them match. If one does not (the vault was altered, or a read went wrong),
-nothing is exported: the command names the object and the difference and exits
-1. index.html states the time of that check. Anyone can repeat it later with
-any SHA-256 tool against manifest.json (see docs/vault-format.md).
+Can I trust it? The transcript and every attachment were hashed (SHA-256)
+and sized as they were read, and compared with the manifest; the export
+happens only if all of them match. If one does not (the vault was altered, or
+a read went wrong), or an object cannot be read, nothing is exported: the
+command names the conversation, the object and the difference, and exits 1.
+index.html states the time of that check and lists every file's SHA-256 and
+size, manifest.json's too, so anyone can repeat the check later with any
+SHA-256 tool, and compare manifest.json with the vault's copy
+(see docs/vault-format.md).
 
 Is the page safe to open? It runs no script and loads nothing from outside the
 folder: a Content-Security-Policy forbids both, and every text from the
@@ -349,7 +352,7 @@ fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), Refused> {
     Ok(())
 }
 
-async fn write_new(path: &PathBuf, bytes: &[u8]) -> Result<(), Refused> {
+async fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Refused> {
     let io = |e: std::io::Error| Refused(format!("writing {}: {e}", path.display()));
     let mut f = tokio::fs::OpenOptions::new()
         .write(true)
@@ -359,4 +362,51 @@ async fn write_new(path: &PathBuf, bytes: &[u8]) -> Result<(), Refused> {
         .map_err(io)?;
     f.write_all(bytes).await.map_err(io)?;
     f.sync_all().await.map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tvault_core::AttachmentId;
+
+    fn entry(path: &str, id: Option<&str>) -> ObjectEntry {
+        ObjectEntry {
+            path: path.into(),
+            role: Role::Attachment,
+            sha256: String::new(),
+            size: 0,
+            content_type: String::new(),
+            attachment_id: id.map(|i| AttachmentId::new(i).unwrap()),
+            source_url: None,
+        }
+    }
+
+    #[test]
+    fn attachment_paths_mirror_the_vault_name_tail() {
+        let c = ConversationId::new("c-1").unwrap();
+        let e = entry("conversations/c-1/attachments/a1/IMG_1.jpg", Some("a1"));
+        assert_eq!(
+            attachment_rel_path(&c, &e).ok().unwrap(),
+            "attachments/a1/IMG_1.jpg"
+        );
+    }
+
+    #[test]
+    fn attachment_paths_that_could_leave_the_export_folder_are_refused() {
+        let c = ConversationId::new("c-1").unwrap();
+        for (path, id) in [
+            (
+                "conversations/c-1/attachments/a1/../../../etc/passwd",
+                Some("a1"),
+            ),
+            ("conversations/c-1/attachments/../x", None),
+            ("conversations/c-1/attachments/a1/.hidden", None),
+            ("conversations/c-1/attachments/a1/", None),
+            ("conversations/c-2/attachments/a1/x.png", None),
+            ("conversations/c-1/source/event.0123.json", None),
+            ("conversations/c-1/attachments/a1/x.png", Some("a2")),
+        ] {
+            assert!(attachment_rel_path(&c, &entry(path, id)).is_err(), "{path}");
+        }
+    }
 }
