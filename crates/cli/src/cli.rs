@@ -62,6 +62,10 @@ pub enum Command {
     /// Prove completeness against Genesys for a range of days; --backfill the gaps.
     #[command(long_about = RECONCILE_ABOUT, after_help = AFTER_HELP)]
     Reconcile(ReconcileArgs),
+    /// Export one conversation to a folder: a readable HTML page, the stored
+    /// JSON and the attachments, every hash re-checked against the manifest.
+    #[command(long_about = crate::export::ABOUT, after_help = AFTER_HELP)]
+    Export(ExportArgs),
     /// Consume an SQS queue of events until stopped (ECS, Kubernetes, a VM).
     #[command(long_about = WORKER_ABOUT, after_help = AFTER_HELP)]
     Worker(WorkerArgs),
@@ -258,6 +262,21 @@ pub struct ShowArgs {
     pub json: bool,
 
     /// Show this generation instead of the latest.
+    #[arg(long, value_name = "GEN")]
+    pub generation: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The Genesys conversation id.
+    #[arg(value_name = "CONVERSATION_ID")]
+    pub conversation_id: String,
+
+    /// The folder to export into; the export is DIR/CONVERSATION_ID.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Export this generation instead of the latest.
     #[arg(long, value_name = "GEN")]
     pub generation: Option<String>,
 }

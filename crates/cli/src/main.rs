@@ -6,6 +6,7 @@
 mod archive;
 mod cli;
 mod dlq;
+mod export;
 mod input;
 mod list;
 mod progress;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
             Command::Reconcile(_) => Err(anyhow::anyhow!(
                 "reconcile needs the Genesys analytics client (next commit)"
             )),
+            Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
         }

@@ -1,0 +1,208 @@
+//! Reading the vault during an AWS outage: `list`, `show`, `export` and
+//! `verify` against Azurite with a read-only SAS (read and list, no write, no
+//! delete), made by the official Azure Python SDK. The same SAS is shown to be
+//! refused for writing, so these commands really need no more than read access.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys};
+use tvault_testkit::pipeline;
+
+const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+const ACCOUNT: &str = "devstoreaccount1";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `tvault` with only the variables given (no inherited AZURE_* or GENESYSCLOUD_*).
+fn tvault(vault: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AZURE_") || k.starts_with("GENESYSCLOUD_") || k == "TVAULT_VAULT" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--vault")
+        .arg(vault)
+        .args(args)
+        .envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A container SAS with read and list rights only, from the official SDK.
+fn read_only_sas(container: &str) -> Option<String> {
+    let py = repo().join(".venv/bin/python");
+    if !py.exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the .venv is missing: CI must run scripts/install-test-tools"
+        );
+        eprintln!("SKIPPED: no .venv (run scripts/install-test-tools)");
+        return None;
+    }
+    let script = r#"
+import sys
+from datetime import datetime, timedelta, timezone
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+print(generate_container_sas(sys.argv[1], sys.argv[2], account_key=sys.argv[3],
+      permission=ContainerSasPermissions(read=True, list=True),
+      expiry=datetime.now(timezone.utc) + timedelta(hours=2)))
+"#;
+    let out = Command::new(py)
+        .args(["-c", script, ACCOUNT, container])
+        .arg(tvault_vault::azure::config::DEV_ACCOUNT_KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sas = text(&out.stdout).trim().to_string();
+    assert!(sas.contains("sp=rl"), "{sas}");
+    Some(sas)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
+    let Some((vault_url, cs)) = pipeline::azurite_container(ACCOUNT).await else {
+        return;
+    };
+    let container = vault_url.rsplit('/').next().unwrap().to_string();
+    let Some(sas) = read_only_sas(&container) else {
+        return;
+    };
+
+    // The writer archives one conversation with two attachments.
+    let fake = FakeGenesys::start().await.unwrap();
+    let photo: Vec<u8> = (0..284_311u32).map(|i| (i % 253) as u8).collect();
+    let invoice: Vec<u8> = (0..91_522u32).map(|i| (i % 241) as u8).collect();
+    fake.add(FakeConversation::sample(
+        CONV,
+        photo.clone(),
+        invoice.clone(),
+    ));
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let base = fake.base_url();
+    let (url, c, e) = (vault_url.clone(), cs.clone(), event.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        tvault(
+            &url,
+            &[
+                ("AZURE_STORAGE_CONNECTION_STRING", c.as_str()),
+                ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
+                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+                ("GENESYSCLOUD_REGION", base.as_str()),
+            ],
+            &["archive", e.to_str().unwrap()],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    drop(fake); // From here on: no Genesys, no AWS, and only the read-only SAS.
+
+    let ro = [("AZURE_STORAGE_SAS_TOKEN", sas.as_str())];
+    let run = |args: &[&str]| tvault(&vault_url, &ro, args);
+
+    // list
+    let out = run(&[
+        "list",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["conversationId"], CONV);
+    assert_eq!(lines[0]["status"], "archived");
+    assert_eq!(lines[0]["attachments"], 2);
+    assert_eq!(lines[0]["missingAttachments"], 0);
+
+    // show
+    let out = run(&["show", CONV]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains(&format!("Conversation {CONV}")), "{shown}");
+    assert!(!shown.contains("NOT IN VAULT"), "{shown}");
+
+    // verify, whole vault and by day range
+    let out = run(&["verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(": 0 problem(s)"));
+    let out = run(&["verify", "--from", "2026-01-01", "--to", "2026-12-31"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("verified 1 manifest(s) of 1 conversation(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // export
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["export", CONV, "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let exported = dir.path().join(CONV);
+    assert!(exported.join("index.html").is_file());
+    assert!(exported.join("manifest.json").is_file());
+    let mut sizes: Vec<u64> = files_under(&exported.join("attachments"))
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [invoice.len() as u64, photo.len() as u64]);
+
+    // The same SAS cannot write: archiving with it is refused by Azure.
+    let events = repo().join("examples/events");
+    let out = run(&["archive", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("403")
+            || stderr.to_lowercase().contains("refused")
+            || stderr.contains("AuthorizationPermissionMismatch"),
+        "{stderr}"
+    );
+    // And nothing shows the SAS signature.
+    let sig = sas
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sig="))
+        .unwrap();
+    assert!(!stderr.contains(sig), "the SAS signature reached stderr");
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,379 @@
+//! `tvault export`: a conversation archived through the fake Genesys API is
+//! exported to a folder; the files are checked byte for byte and by hash, and
+//! the page is opened in headless Chromium, which must show every message and
+//! actually render the inline image. A tampered vault exports nothing.
+//!
+//! Chromium comes from `TVAULT_TEST_CHROMIUM` or `chromium` on PATH
+//! (`scripts/install-test-tools` installs Debian's package). Outside CI a
+//! missing Chromium skips the browser test; in CI it fails it.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tvault_core::hash::sha256_hex;
+use tvault_core::manifest::{Manifest, Role};
+use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys};
+
+/// The conversation of the fixture event below.
+const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+const PHOTO_ID: &str = "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b";
+const INVOICE_ID: &str = "a0b1c2d3-e4f5-4a6b-9c8d-7e6f5a4b3c2d";
+const HOSTILE: &str = "Hi, my order arrived damaged. <script>document.title='pwned'</script>";
+const SIDE: u32 = 64;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tvault(vault: &Path, genesys: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
+    cmd.arg("--vault").arg(vault).args(args);
+    cmd.env_remove("TVAULT_VAULT");
+    match genesys {
+        Some(base) => cmd
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
+            .env("GENESYSCLOUD_REGION", base),
+        // Export needs no Genesys: prove it by giving it none.
+        None => cmd
+            .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
+            .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET")
+            .env_remove("GENESYSCLOUD_REGION"),
+    };
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A real 64x64 solid magenta PNG.
+fn magenta_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, SIDE, SIDE);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().unwrap();
+    let pixels: Vec<u8> = [255u8, 0, 255].repeat((SIDE * SIDE) as usize);
+    w.write_image_data(&pixels).unwrap();
+    w.finish().unwrap();
+    out
+}
+
+fn invoice_pdf() -> Vec<u8> {
+    let mut b = b"%PDF-1.4\n% invoice 10442\n".to_vec();
+    b.extend((0..40_000u32).map(|i| (i % 241) as u8));
+    b
+}
+
+struct Archived {
+    _dir: tempfile::TempDir,
+    vault: PathBuf,
+    out: PathBuf,
+    photo: Vec<u8>,
+    invoice: Vec<u8>,
+}
+
+/// The fixture conversation, pulled from the fake Genesys API into a local
+/// vault: five messages (one with a hostile text), a PNG and a PDF.
+async fn archive_sample() -> Archived {
+    let fake = FakeGenesys::start().await.unwrap();
+    let (photo, invoice) = (magenta_png(), invoice_pdf());
+    let mut conv = FakeConversation::sample(CONV, photo.clone(), invoice.clone());
+    conv.messages[0].text = HOSTILE.into();
+    for a in conv.attachments_mut() {
+        if a.id == PHOTO_ID {
+            (a.filename, a.mime) = ("magenta square.png".into(), "image/png".into());
+        } else {
+            (a.filename, a.mime) = ("invoice-10442.pdf".into(), "application/pdf".into());
+        }
+    }
+    let texts: Vec<String> = conv.messages.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(texts.iter().filter(|t| !t.is_empty()).count(), 4);
+    fake.add(conv);
+
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let (v, base) = (vault.clone(), fake.base_url());
+    let out = tokio::task::spawn_blocking(move || {
+        tvault(&v, Some(&base), &["archive", event.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().next().unwrap(),
+        "archived 1, already in vault 0, skipped 0, failed 0"
+    );
+    let out = dir.path().join("exports");
+    Archived {
+        _dir: dir,
+        vault,
+        out,
+        photo,
+        invoice,
+    }
+}
+
+fn export(a: &Archived) -> Output {
+    tvault(
+        &a.vault,
+        None,
+        &["export", CONV, "--out", a.out.to_str().unwrap()],
+    )
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Chromium from `TVAULT_TEST_CHROMIUM`, else `chromium` on PATH. `None`
+/// (with a notice) outside CI when there is none; in CI a panic.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TVAULT_TEST_CHROMIUM").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
+            .find(|p| p.is_file())
+    });
+    if on_path.is_some() {
+        return on_path;
+    }
+    let msg = "Chromium not found (TVAULT_TEST_CHROMIUM unset, no chromium on PATH): run scripts/install-test-tools";
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+fn headless(chromium: &Path, profile: &Path, args: &[&str]) -> Output {
+    Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--window-size=1000,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_checked_files_and_a_page_chromium_renders_with_the_image() {
+    let a = archive_sample().await;
+    let o = export(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let target = a.out.join(CONV);
+    let photo_rel = format!("attachments/{PHOTO_ID}/magenta_square.png");
+    let invoice_rel = format!("attachments/{INVOICE_ID}/invoice-10442.pdf");
+    let manifest_bytes = std::fs::read(target.join("manifest.json")).unwrap();
+    let manifest = Manifest::from_slice(&manifest_bytes).unwrap();
+    let transcript = manifest.transcript().unwrap();
+    let total = transcript.size + (a.photo.len() + a.invoice.len()) as u64;
+    assert_eq!(
+        text(&o.stdout),
+        format!(
+            "exported {CONV} to {} (3 files, {total} bytes, all hashes match the manifest)\n",
+            target.display()
+        )
+    );
+
+    // Exactly these files, and nothing else in --out (no partial folder left).
+    assert_eq!(
+        files_under(&a.out),
+        [
+            format!("{CONV}/{invoice_rel}"),
+            format!("{CONV}/{photo_rel}"),
+            format!("{CONV}/index.html"),
+            format!("{CONV}/manifest.json"),
+            format!("{CONV}/transcript.json"),
+        ]
+    );
+    // The stored bytes as they are, and every file's hash as the manifest says.
+    let stored = a.vault.join(format!("conversations/{CONV}"));
+    let stored_manifest = stored.join(format!("manifest.{}.json", manifest.generation));
+    assert_eq!(manifest_bytes, std::fs::read(stored_manifest).unwrap());
+    assert_eq!(std::fs::read(target.join(&photo_rel)).unwrap(), a.photo);
+    assert_eq!(std::fs::read(target.join(&invoice_rel)).unwrap(), a.invoice);
+    for entry in manifest.objects.iter().filter(|o| o.role != Role::Source) {
+        let rel = match entry.role {
+            Role::Transcript => "transcript.json".to_string(),
+            _ => entry
+                .path
+                .split_once(&format!("{CONV}/"))
+                .unwrap()
+                .1
+                .to_string(),
+        };
+        let bytes = std::fs::read(target.join(&rel)).unwrap();
+        assert_eq!(sha256_hex(&bytes), entry.sha256, "{rel}");
+        assert_eq!(bytes.len() as u64, entry.size, "{rel}");
+    }
+
+    let html = std::fs::read_to_string(target.join("index.html")).unwrap();
+    assert!(!html.contains("<script"), "unescaped script in the page");
+    for entry in manifest.objects.iter().filter(|o| o.role != Role::Source) {
+        assert!(
+            html.contains(&entry.sha256),
+            "{} not in the integrity table",
+            entry.path
+        );
+    }
+
+    let Some(chromium) = chromium() else { return };
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", target.join("index.html").display());
+    let dom = headless(&chromium, profile.path(), &["--dump-dom", &url]);
+    assert_eq!(dom.status.code(), Some(0), "{}", text(&dom.stderr));
+    let dom = text(&dom.stdout);
+    for t in [
+        "Hi, my order arrived damaged. &lt;script&gt;document.title='pwned'&lt;/script&gt;",
+        "Sorry to hear that! Could you send a photo?",
+        "Here is the invoice too",
+        "A replacement is on its way.",
+    ] {
+        assert!(dom.contains(t), "{t:?} not in the rendered page:\n{dom}");
+    }
+    assert!(!dom.contains("<script"), "a script element reached the DOM");
+    assert!(dom.contains(&format!("<a href=\"{invoice_rel}\">invoice-10442.pdf</a>")));
+    assert!(dom.contains("<img src=\"data:image/png;base64,"));
+
+    let shot = profile.path().join("page.png");
+    let o = headless(
+        &chromium,
+        profile.path(),
+        &[&format!("--screenshot={}", shot.display()), &url],
+    );
+    assert!(shot.exists(), "no screenshot: {}", text(&o.stderr));
+    let magenta = magenta_pixels(&std::fs::read(&shot).unwrap());
+    // The image is 64x64 at its natural size: nearly all of it must be on screen.
+    assert!(
+        magenta >= (SIDE * SIDE * 9 / 10) as usize,
+        "only {magenta} magenta pixels in the screenshot: the inline image did not render"
+    );
+}
+
+/// Pixels of a PNG screenshot that are (nearly) pure magenta.
+fn magenta_pixels(png_bytes: &[u8]) -> usize {
+    let mut dec = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "{:?}", info.color_type);
+    buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| p[0] > 240 && p[1] < 16 && p[2] > 240)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_attachment_exports_nothing_and_names_the_object() {
+    let a = archive_sample().await;
+    let object = format!("conversations/{CONV}/attachments/{INVOICE_ID}/invoice-10442.pdf");
+    let on_disk = a.vault.join(&object);
+
+    // Same size, one byte changed: the hash gives it away.
+    let mut altered = a.invoice.clone();
+    altered[100] ^= 0xff;
+    std::fs::write(&on_disk, &altered).unwrap();
+    let o = export(&a);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(CONV), "{err}");
+    assert!(err.contains(&object), "{err}");
+    let want = format!(
+        "sha256 {}, manifest says {}",
+        sha256_hex(&altered),
+        sha256_hex(&a.invoice)
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(files_under(&a.out).is_empty(), "{:?}", files_under(&a.out));
+    assert!(!a.out.join(CONV).exists());
+
+    // Cut short: the size gives it away.
+    std::fs::write(&on_disk, &a.invoice[..1000]).unwrap();
+    let o = export(&a);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{object}: size 1000 bytes, manifest says {}",
+            a.invoice.len()
+        )),
+        "{err}"
+    );
+    assert!(files_under(&a.out).is_empty(), "{:?}", files_under(&a.out));
+
+    // Put right again, the same command exports.
+    std::fs::write(&on_disk, &a.invoice).unwrap();
+    let o = export(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(a.out.join(CONV).join("index.html").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_export_folder_is_never_overwritten() {
+    let a = archive_sample().await;
+    let target = a.out.join(CONV);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("notes.txt"), "mine").unwrap();
+
+    let o = export(&a);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{} already exists", target.display())),
+        "{err}"
+    );
+    assert_eq!(files_under(&a.out), [format!("{CONV}/notes.txt")]);
+    assert_eq!(
+        std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn a_conversation_not_in_the_vault_is_reported_like_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exports");
+    let o = tvault(
+        &dir.path().join("vault"),
+        None,
+        &["export", "c-404", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "tvault: conversation c-404 is not in the vault\n"
+    );
+    assert!(files_under(&out).is_empty());
+}
