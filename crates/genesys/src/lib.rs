@@ -4,6 +4,8 @@
 //! [`tvault_core::ports::ConversationSource`]: pull a conversation's
 //! transcript, resolve attachment ids to URLs, and stream attachment bytes.
 //! Genesys does not push transcripts; a lifecycle event triggers the pull.
+//! It also lists the conversations that ended on a range of days
+//! ([`GenesysSource::ended_conversations`]), for reconciliation.
 //!
 //! | module | role |
 //! |---|---|
