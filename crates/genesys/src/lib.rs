@@ -4,6 +4,8 @@
 //! [`tvault_core::ports::ConversationSource`]: pull a conversation's
 //! transcript, resolve attachment ids to URLs, and stream attachment bytes.
 //! Genesys does not push transcripts; a lifecycle event triggers the pull.
+//! It also lists the conversations that ended on a range of days
+//! ([`GenesysSource::ended_conversations`]), for reconciliation.
 //!
 //! | module | role |
 //! |---|---|
@@ -16,6 +18,7 @@
 //! | [`transcript`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
 //! | [`messages`] | messages API: fallback transcript, attachment resolution |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
+//! | [`analytics`] | the conversation-details listing `tvault reconcile` compares against |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analytics;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -41,13 +45,16 @@ pub mod tuning;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tracing::Instrument;
+use tvault_core::days::DayRange;
 use tvault_core::ports::{
     ByteStream, ConversationSource, Deadline, Fetched, Resolved, SourceError,
 };
 use tvault_core::transcript::AttachmentRef;
 use tvault_core::{AttachmentId, ConversationId};
 
+pub use analytics::{ListError, ListProgress, Listing};
 pub use config::{Config, ConfigBuilder, ConfigError, Endpoints, Secret};
 pub use tuning::Tuning;
 
@@ -85,6 +92,27 @@ impl GenesysSource {
     /// `POST /oauth/token` attempts so far (for tests and metrics).
     pub fn token_requests(&self) -> u64 {
         self.client.token_requests()
+    }
+
+    /// `GET /api/v2/analytics/conversations/details/jobs/availability`: the
+    /// analytics data is complete up to this instant.
+    pub async fn data_availability(&self) -> Result<DateTime<Utc>, SourceError> {
+        analytics::data_availability(&self.client).await
+    }
+
+    /// The message and chat conversations that started on `days` (UTC) and
+    /// have ended, from the analytics details query or async jobs (see
+    /// [`analytics::ended_conversations`]). Refused when `days` ends after
+    /// the analytics `dataAvailabilityDate`.
+    pub async fn ended_conversations(
+        &self,
+        days: DayRange,
+        progress: &(dyn Fn(ListProgress) + Send + Sync),
+    ) -> Result<Listing, ListError> {
+        let span = tracing::info_span!("genesys_listing", range = %days);
+        analytics::ended_conversations(&self.client, days, progress)
+            .instrument(span)
+            .await
     }
 }
 

@@ -172,6 +172,81 @@ pub struct UrlResponse {
     pub url: Option<String>,
 }
 
+/// `GET /api/v2/analytics/conversations/details/jobs/availability`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DataAvailability {
+    pub data_availability_date: Option<String>,
+}
+
+/// One conversation of an analytics details listing (query or job results).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalyticsConversation {
+    pub conversation_id: Option<String>,
+    pub conversation_start: Option<String>,
+    pub conversation_end: Option<String>,
+    pub originating_direction: Option<String>,
+    pub participants: Option<Vec<AnalyticsParticipant>>,
+}
+
+/// `AnalyticsConversation.participants[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalyticsParticipant {
+    pub participant_id: Option<String>,
+    pub purpose: Option<String>,
+    pub sessions: Option<Vec<AnalyticsSession>>,
+}
+
+/// `participants[].sessions[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalyticsSession {
+    pub session_id: Option<String>,
+    /// Lowercase here: `message`, `chat`, `voice`, ...
+    pub media_type: Option<String>,
+    pub message_type: Option<String>,
+}
+
+/// `POST /api/v2/analytics/conversations/details/query`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalyticsQueryResponse {
+    /// Absent when the page is empty.
+    pub conversations: Option<Vec<AnalyticsConversation>>,
+    pub total_hits: Option<u64>,
+}
+
+/// `POST /api/v2/analytics/conversations/details/jobs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AsyncQueryResponse {
+    pub job_id: Option<String>,
+}
+
+/// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AsyncQueryStatus {
+    /// `QUEUED`, `PENDING`, `RUNNING`, `FULFILLED`, `FAILED`, `CANCELLED`, `EXPIRED`.
+    pub state: Option<String>,
+    pub error_message: Option<String>,
+    pub submission_date: Option<String>,
+    pub completion_date: Option<String>,
+    pub expiration_date: Option<String>,
+}
+
+/// `GET /api/v2/analytics/conversations/details/jobs/{jobId}/results`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AsyncResultsResponse {
+    pub conversations: Option<Vec<AnalyticsConversation>>,
+    /// Absent on the last page.
+    pub cursor: Option<String>,
+    pub data_availability_date: Option<String>,
+}
+
 impl MessageData {
     /// Attachments carried in `normalizedMessage.content[]`.
     pub fn attachments(&self) -> impl Iterator<Item = &ContentAttachment> {
@@ -214,6 +289,58 @@ mod tests {
         let first = &bulk.entities.unwrap()[0];
         let a: Vec<_> = first.attachments().collect();
         assert_eq!(a[0].filename.as_deref(), Some("IMG_20260920_091640.jpg"));
+    }
+
+    #[test]
+    fn analytics_fixture_parses() {
+        let v: serde_json::Value = serde_json::from_slice(&fixture(
+            "api_analytics_conversations_details_jobs__responses.json",
+        ))
+        .unwrap();
+        let key = |k: &str| {
+            let (_, v) = v
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(name, _)| name.starts_with(k))
+                .unwrap();
+            serde_json::to_vec(v).unwrap()
+        };
+        let created: AsyncQueryResponse =
+            serde_json::from_slice(&key("POST /api/v2/analytics/conversations/details/jobs"))
+                .unwrap();
+        assert_eq!(
+            created.job_id.as_deref(),
+            Some("4c8e2a9f-1b7d-4e3a-9f6c-2d8b5a1e7c40")
+        );
+        let status: AsyncQueryStatus = serde_json::from_slice(&key(
+            "GET /api/v2/analytics/conversations/details/jobs/{jobId} ",
+        ))
+        .unwrap();
+        assert_eq!(status.state.as_deref(), Some("FULFILLED"));
+        let results: AsyncResultsResponse = serde_json::from_slice(&key(
+            "GET /api/v2/analytics/conversations/details/jobs/{jobId}/results",
+        ))
+        .unwrap();
+        let c = &results.conversations.unwrap()[0];
+        assert_eq!(
+            c.conversation_end.as_deref(),
+            Some("2026-09-20T09:32:55.870Z")
+        );
+        let session = &c.participants.as_ref().unwrap()[0]
+            .sessions
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(session.media_type.as_deref(), Some("message"));
+        assert_eq!(results.cursor.as_deref(), Some("eyJwYWdlIjoyfQ=="));
+        let avail: DataAvailability = serde_json::from_slice(&key(
+            "GET /api/v2/analytics/conversations/details/jobs/availability",
+        ))
+        .unwrap();
+        assert_eq!(
+            avail.data_availability_date.as_deref(),
+            Some("2026-09-22T05:41:00.000Z")
+        );
     }
 
     #[test]

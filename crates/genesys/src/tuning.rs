@@ -34,6 +34,14 @@ pub struct Tuning {
     pub rate_headroom: f64,
     /// Requests that may go out at once before pacing starts.
     pub burst: u32,
+    /// Listings of at most this many days use the synchronous details query; longer ones use async jobs.
+    pub analytics_sync_max_days: u64,
+    /// Wait between two status polls of an analytics job.
+    pub analytics_poll: Duration,
+    /// Give up on an analytics job that is not fulfilled after this long.
+    pub analytics_job_timeout: Duration,
+    /// The most results one details query or job returns; a range that reaches it is split.
+    pub analytics_max_results: u64,
 }
 
 impl Default for Tuning {
@@ -67,6 +75,17 @@ impl Default for Tuning {
             // Ten seconds' worth of the allowance: enough to start a batch at once
             // without spending the whole minute in its first second.
             burst: 50,
+            // A week of paged sync queries (100 rows a page) stays a few dozen
+            // requests for a typical org; beyond that one job per 31 days is cheaper.
+            analytics_sync_max_days: 7,
+            // Jobs take seconds to minutes; polling every 2 s costs 30 requests a
+            // minute at most, a tenth of the allowance.
+            analytics_poll: Duration::from_secs(2),
+            // Genesys queues jobs under load; half an hour means it is stuck, and
+            // reconcile is a batch command that can simply be run again.
+            analytics_job_timeout: Duration::from_secs(30 * 60),
+            // Genesys's documented ceiling per details query (and per job).
+            analytics_max_results: 100_000,
         }
     }
 }

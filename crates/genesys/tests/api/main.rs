@@ -5,6 +5,7 @@
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
 mod archive;
 mod concurrency;
 mod faults;

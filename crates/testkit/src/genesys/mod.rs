@@ -11,18 +11,24 @@
 //! |---|---|
 //! | [`model`] | what a test registers: conversations, messages, attachments, faults |
 //! | `server` | the hyper server and its routes |
+//! | `analytics` | the analytics listing routes (details query, jobs, availability) |
 //! | `shapes` | the JSON bodies, in the fixtures' shapes |
 //!
 //! Served routes (one host, as `GENESYSCLOUD_REGION=http://127.0.0.1:PORT` expects):
 //! `POST /oauth/token`, `GET /api/v2/conversations/{id}/recordings`,
 //! `GET /api/v2/conversations/messages/{id}`, `POST .../messages/bulk`,
 //! `GET .../messages/{messageId}`, `GET /api/v2/downloads/{downloadId}`,
-//! `GET /signed/{downloadId}` (the signed URL), `GET /cdn/{downloadId}` (a third-party host).
+//! `GET /signed/{downloadId}` (the signed URL), `GET /cdn/{downloadId}` (a third-party host),
+//! and for listings `POST /api/v2/analytics/conversations/details/query`,
+//! `POST .../details/jobs`, `GET .../details/jobs/{jobId}`,
+//! `GET .../details/jobs/{jobId}/results` and `GET .../details/jobs/availability`
+//! (see `analytics` for how they filter, page and fail).
 //!
 //! hyper is used directly rather than axum: the Genesys client's reqwest
 //! already depends on hyper, so the fake adds almost nothing to the build, and
-//! its eight routes need no router.
+//! its thirteen routes need no router.
 
+mod analytics;
 pub mod model;
 mod server;
 mod shapes;
@@ -32,7 +38,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use model::{
-    Body, FakeAttachment, FakeConversation, FakeMessage, Fault, Route, Sha, generated_sha256,
+    Body, FakeAttachment, FakeConversation, FakeMessage, Fault, Media, Route, Sha, generated_sha256,
 };
 
 /// The OAuth client id the fake accepts.
@@ -54,6 +60,7 @@ pub(crate) struct State {
     pub signed_issued: u64,
     pub correlation: u64,
     pub credentials_on_anonymous: u64,
+    pub analytics: analytics::Analytics,
 }
 
 /// A running fake. Dropping it stops the server.

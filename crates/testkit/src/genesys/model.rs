@@ -2,6 +2,7 @@
 //! attachments, and scripted faults.
 
 use bytes::Bytes;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 /// A route of the fake, for scripting faults and counting requests.
@@ -17,6 +18,16 @@ pub enum Route {
     Signed,
     /// A third-party host serving an attachment directly.
     Cdn,
+    /// `POST /api/v2/analytics/conversations/details/query`.
+    AnalyticsQuery,
+    /// `POST /api/v2/analytics/conversations/details/jobs`.
+    AnalyticsJobCreate,
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`.
+    AnalyticsJobStatus,
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}/results`.
+    AnalyticsJobResults,
+    /// `GET /api/v2/analytics/conversations/details/jobs/availability`.
+    AnalyticsAvailability,
     Unknown,
 }
 
@@ -138,6 +149,24 @@ pub struct FakeMessage {
     pub attachments: Vec<FakeAttachment>,
 }
 
+/// A conversation's media, as the analytics API names it (lowercase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Media {
+    Message,
+    Chat,
+    Voice,
+}
+
+impl Media {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Media::Message => "message",
+            Media::Chat => "chat",
+            Media::Voice => "voice",
+        }
+    }
+}
+
 /// A conversation the fake knows.
 #[derive(Debug, Clone)]
 pub struct FakeConversation {
@@ -145,8 +174,15 @@ pub struct FakeConversation {
     /// Serve a messaging recording; when false, recordings is `[]` and the
     /// client must use the messages API.
     pub with_recording: bool,
+    /// RFC 3339. Also the analytics `conversationStart`: the analytics
+    /// interval filters on it (a start the fake cannot parse is never listed).
     pub start_time: String,
+    /// RFC 3339. Also the analytics `conversationEnd`, when `ended`.
     pub end_time: String,
+    /// Whether analytics lists a `conversationEnd` (an open conversation has none).
+    pub ended: bool,
+    /// The analytics `mediaType` of its sessions.
+    pub media: Media,
     pub messages: Vec<FakeMessage>,
 }
 
@@ -179,6 +215,8 @@ impl FakeConversation {
             with_recording: true,
             start_time: "2026-09-20T09:14:03.512Z".into(),
             end_time: "2026-09-20T09:31:40.123Z".into(),
+            ended: true,
+            media: Media::Message,
             messages: vec![
                 msg(
                     "6b1f0c2e9d8a4b7c8e5f3a2d1c0b9a87",
@@ -229,6 +267,48 @@ impl FakeConversation {
         }
     }
 
+    /// A conversation without messages, for analytics listings: a web
+    /// message started at `start` that ended ten minutes later.
+    pub fn listed(id: &str, start: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            with_recording: true,
+            start_time: fmt_time(start),
+            end_time: fmt_time(start + Duration::minutes(10)),
+            ended: true,
+            media: Media::Message,
+            messages: Vec::new(),
+        }
+    }
+
+    /// `n` [`listed`](Self::listed) conversations `{prefix}-000000`, ... whose
+    /// starts are spread evenly over `days` UTC days from `first` (midnight
+    /// included), in id order.
+    pub fn spread(prefix: &str, n: usize, first: NaiveDate, days: u32) -> Vec<Self> {
+        let origin = first.and_time(chrono::NaiveTime::MIN).and_utc();
+        let span = i64::from(days.max(1)) * 86_400_000;
+        let n_i = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
+        (0..n)
+            .map(|i| {
+                let i_i = i64::try_from(i).unwrap_or(i64::MAX);
+                let start = origin + Duration::milliseconds(i_i.saturating_mul(span) / n_i);
+                Self::listed(&format!("{prefix}-{i:06}"), start)
+            })
+            .collect()
+    }
+
+    /// With this analytics `mediaType`.
+    pub fn with_media(mut self, media: Media) -> Self {
+        self.media = media;
+        self
+    }
+
+    /// Not ended yet: analytics lists it without `conversationEnd`.
+    pub fn still_open(mut self) -> Self {
+        self.ended = false;
+        self
+    }
+
     /// Every attachment, mutably (to make one gone, wrong, third-party...).
     pub fn attachments_mut(&mut self) -> impl Iterator<Item = &mut FakeAttachment> {
         self.messages
@@ -253,6 +333,11 @@ pub fn generated_sha256(len: u64) -> String {
         left -= n as u64;
     }
     hex(&h.finalize())
+}
+
+/// RFC 3339 with milliseconds and `Z`, as Genesys writes times.
+pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::model::{Body, FakeAttachment, FakeConversation, Fault, Route, generated_chunk};
-use super::{CLIENT_ID, CLIENT_SECRET, State, shapes};
+use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
 
 type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
 
@@ -70,6 +70,58 @@ fn route_of(method: &Method, segs: &[&str]) -> Route {
         (&Method::GET, ["api", "v2", "downloads", _]) => Route::DownloadUrl,
         (&Method::GET, ["signed", _]) => Route::Signed,
         (&Method::GET, ["cdn", _]) => Route::Cdn,
+        (
+            &Method::POST,
+            [
+                "api",
+                "v2",
+                "analytics",
+                "conversations",
+                "details",
+                "query",
+            ],
+        ) => Route::AnalyticsQuery,
+        (&Method::POST, ["api", "v2", "analytics", "conversations", "details", "jobs"]) => {
+            Route::AnalyticsJobCreate
+        }
+        // Before the job-status arm: `availability` is not a job id.
+        (
+            &Method::GET,
+            [
+                "api",
+                "v2",
+                "analytics",
+                "conversations",
+                "details",
+                "jobs",
+                "availability",
+            ],
+        ) => Route::AnalyticsAvailability,
+        (
+            &Method::GET,
+            [
+                "api",
+                "v2",
+                "analytics",
+                "conversations",
+                "details",
+                "jobs",
+                _,
+            ],
+        ) => Route::AnalyticsJobStatus,
+        (
+            &Method::GET,
+            [
+                "api",
+                "v2",
+                "analytics",
+                "conversations",
+                "details",
+                "jobs",
+                _,
+                "results",
+            ],
+        ) => Route::AnalyticsJobResults,
         _ => Route::Unknown,
     }
 }
@@ -150,7 +202,7 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
                 shapes::error(401, "bad.credentials", "Invalid login credentials.", &corr),
             ),
             true => {
-                let mut r = api(&mut st, base, route, &segs, &body, &corr);
+                let mut r = api(&mut st, base, route, &segs, parts.uri.query(), &body, &corr);
                 if let Some(n) = st.ratelimit_allowed {
                     let h = r.headers_mut();
                     h.insert("inin-ratelimit-allowed", HeaderValue::from(n));
@@ -198,7 +250,18 @@ fn bearer_ok(st: &mut State, auth: Option<&str>) -> bool {
     }
 }
 
-fn api(st: &mut State, base: &str, route: Route, segs: &[&str], body: &[u8], corr: &str) -> Resp {
+fn api(
+    st: &mut State,
+    base: &str,
+    route: Route,
+    segs: &[&str],
+    query: Option<&str>,
+    body: &[u8],
+    corr: &str,
+) -> Resp {
+    if let Some((status, v)) = analytics::handle(st, route, segs, query, body, corr) {
+        return json_resp(status, v);
+    }
     let not_found = || {
         json_resp(
             404,
@@ -346,7 +409,7 @@ fn with_corr(mut r: Resp, corr: &str) -> Resp {
     r
 }
 
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in input.chunks(3) {
