@@ -10,7 +10,7 @@ mod export;
 mod input;
 mod list;
 mod progress;
-//mod reconcile;
+mod reconcile;
 mod show;
 mod verify;
 mod worker;
@@ -47,9 +47,7 @@ fn main() -> ExitCode {
             Command::Show(args) => show::run(&cli.vault, args).await,
             Command::Verify(args) => verify::run(&cli.vault, args).await,
             Command::List(args) => list::run(&cli.vault, args).await,
-            Command::Reconcile(_) => Err(anyhow::anyhow!(
-                "reconcile needs the Genesys analytics client (next commit)"
-            )),
+            Command::Reconcile(args) => reconcile::run(&cli.vault, args).await,
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,

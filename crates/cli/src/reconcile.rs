@@ -88,7 +88,8 @@ pub async fn run(vault_location: &str, args: ReconcileArgs) -> Result<u8> {
     };
     let vault = settings.open_vault()?;
 
-    let listing_progress = Progress::new("reconcile: listing conversations in Genesys", "chunks", 0);
+    let listing_progress =
+        Progress::new("reconcile: listing conversations in Genesys", "chunks", 0);
     let listing = genesys
         .ended_conversations(range, &|p| {
             listing_progress.set(p.chunks_done as u64, p.chunks_total as u64)
@@ -116,7 +117,8 @@ pub async fn run(vault_location: &str, args: ReconcileArgs) -> Result<u8> {
     if args.backfill {
         let source: Arc<dyn ConversationSource> = genesys.clone();
         let archiver = Archiver::new(vault.clone(), Some(source), Arc::new(SystemClock));
-        let facts = backfill_gaps(&archiver, &report, &listing.conversations, args.concurrency).await;
+        let facts =
+            backfill_gaps(&archiver, &report, &listing.conversations, args.concurrency).await;
         report = check(vault.as_ref(), range, &listing.conversations, options).await?;
         backfill = Some(facts);
     }
@@ -124,7 +126,14 @@ pub async fn run(vault_location: &str, args: ReconcileArgs) -> Result<u8> {
     print_report(&report, backfill.as_ref());
     let complete = report.is_complete() && listing.rejected.is_empty();
     if let Some(path) = &args.json_report {
-        write_json(path, vault_location, &report, &listing, backfill.as_ref(), complete)?;
+        write_json(
+            path,
+            vault_location,
+            &report,
+            &listing,
+            backfill.as_ref(),
+            complete,
+        )?;
     }
     if let Some(path) = &args.csv_report {
         write_csv(path, &report)?;
@@ -143,7 +152,11 @@ async fn check(
     expected: &[ExpectedConversation],
     options: reconcile::Options,
 ) -> Result<Report> {
-    let progress = Progress::new("reconcile: checking the vault", "conversations", expected.len() as u64);
+    let progress = Progress::new(
+        "reconcile: checking the vault",
+        "conversations",
+        expected.len() as u64,
+    );
     let report = reconcile::reconcile(vault, range, expected, options, &|done, total| {
         progress.set(done as u64, total as u64)
     })
@@ -263,7 +276,10 @@ fn print_report(report: &Report, backfill: Option<&BackfillFacts>) {
                 );
             }
             Holding::Unreadable { reason } => {
-                println!("missing {} {} (unreadable manifest: {reason})", row.day, row.conversation_id)
+                println!(
+                    "missing {} {} (unreadable manifest: {reason})",
+                    row.day, row.conversation_id
+                )
             }
             _ => println!("missing {} {}", row.day, row.conversation_id),
         }
@@ -318,7 +334,8 @@ fn write_json(
 
 /// One row per expected conversation, so a spreadsheet can pivot by day and status.
 fn write_csv(path: &Path, report: &Report) -> Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
     w.write_record([
         "day",
         "conversation_id",
@@ -358,6 +375,7 @@ fn write_csv(path: &Path, report: &Report) -> Result<()> {
             detail,
         ])?;
     }
-    w.flush().with_context(|| format!("writing {}", path.display()))?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

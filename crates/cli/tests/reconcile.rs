@@ -1,0 +1,332 @@
+//! `tvault reconcile` against the fake Genesys API: the fake knows 500 ended
+//! conversations over 3 days, the vault holds 480. Reconcile names exactly the
+//! 20 missing ones per day (text, JSON and CSV) and exits 1; `--backfill`
+//! archives them with `trigger.kind` backfill; the next reconcile exits 0.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::{Duration, NaiveDate, Utc};
+use tvault_testkit::genesys::{
+    CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, FakeMessage, Route,
+};
+use tvault_testkit::pipeline::customer_end;
+
+fn tvault(vault: &Path, base_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tvault"))
+        .arg("--vault")
+        .arg(vault)
+        .args(args)
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
+        .env("GENESYSCLOUD_REGION", base_url)
+        .env_remove("TVAULT_VAULT")
+        .output()
+        .unwrap()
+}
+
+async fn run(vault: &Path, base_url: &str, args: &[&str]) -> Output {
+    let (v, b) = (vault.to_path_buf(), base_url.to_string());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        tvault(&v, &b, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// 500 web-messaging conversations started over 2026-09-01..03, each with
+/// one message a minute after its start (so the vault indexes it on that day
+/// or the next).
+fn conversations() -> Vec<FakeConversation> {
+    let first = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    FakeConversation::spread("rc", 500, first, 3)
+        .into_iter()
+        .map(|mut c| {
+            let start = tvault_core::transcript::parse_time(&c.start_time).unwrap();
+            c.messages = vec![FakeMessage {
+                id: format!("m-{}", c.id),
+                timestamp: tvault_core::transcript::fmt_time(start + Duration::minutes(1)),
+                purpose: "customer".into(),
+                participant_id: tvault_testkit::genesys::model::CUSTOMER_PARTICIPANT.into(),
+                text: format!("Hello from {}", c.id),
+                attachments: Vec::new(),
+            }];
+            c
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_names_the_gaps_and_backfill_closes_them() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let convs = conversations();
+    let day_of = |c: &FakeConversation| c.start_time[..10].to_string();
+    // Every 25th is never archived: 20 in all, spread over the three days.
+    let missing: BTreeSet<String> = convs.iter().step_by(25).map(|c| c.id.clone()).collect();
+    assert_eq!(missing.len(), 20);
+    let mut missing_per_day: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in convs.iter().filter(|c| missing.contains(&c.id)) {
+        missing_per_day
+            .entry(day_of(c))
+            .or_default()
+            .insert(c.id.clone());
+    }
+    assert_eq!(missing_per_day.len(), 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let events = dir.path().join("events.jsonl");
+    let mut lines = String::new();
+    for c in &convs {
+        if !missing.contains(&c.id) {
+            let e: serde_json::Value = serde_json::from_str(&customer_end(&c.id)).unwrap();
+            lines += &format!("{e}\n");
+        }
+    }
+    for c in convs {
+        fake.add(c);
+    }
+    std::fs::write(&events, lines).unwrap();
+    let base = fake.base_url();
+    let out = run(
+        &vault,
+        &base,
+        &["archive", "--concurrency", "16", events.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("archived 480,"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // 1. Reconcile: exactly the 20, per day, in text, JSON and CSV; exit 1.
+    let json = dir.path().join("report.json");
+    let csv = dir.path().join("report.csv");
+    let reconcile = |extra: &[&str]| {
+        let mut a = vec![
+            "reconcile",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-09-03",
+            "--json-report",
+            json.to_str().unwrap(),
+            "--csv-report",
+            csv.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let args = reconcile(&[]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&vault, &base, &refs).await;
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let printed: BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("missing "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(printed, missing, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{:<10}  {:>8}  {:>8}  {:>7}",
+            "total", 500, 480, 20
+        )),
+        "{stdout}"
+    );
+    // Not a terminal: plain progress lines on stderr.
+    assert!(
+        stderr.contains("reconcile: checking the vault: 500/500 conversations, done"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(CLIENT_SECRET));
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["totals"]["expected"], 500);
+    assert_eq!(report["totals"]["missing"], 20);
+    // 500 conversations at 100 a page: the listing really paged.
+    assert!(
+        report["listing"]["pages"].as_u64().unwrap() >= 5,
+        "{}",
+        report["listing"]
+    );
+    for d in report["days"].as_array().unwrap() {
+        let day = d["day"].as_str().unwrap();
+        let ids: BTreeSet<String> = d["missingIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(&ids, &missing_per_day[day], "{day}");
+        assert_eq!(d["missing"], ids.len());
+        assert_eq!(
+            d["expected"].as_u64().unwrap(),
+            d["archived"].as_u64().unwrap() + ids.len() as u64
+        );
+    }
+    let mut per_day_csv: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut rows = 0;
+    let mut reader = csv_rows(&csv);
+    assert_eq!(reader.remove(0)[..3], ["day", "conversation_id", "status"]);
+    for r in reader {
+        rows += 1;
+        if r[2] == "missing" {
+            per_day_csv
+                .entry(r[0].clone())
+                .or_default()
+                .insert(r[1].clone());
+        } else {
+            assert_eq!(r[2], "archived", "{r:?}");
+        }
+    }
+    assert_eq!(rows, 500);
+    assert_eq!(per_day_csv, missing_per_day);
+
+    // 2. Backfill: the 20 are pulled and archived as "backfill"; the re-report is complete.
+    let recordings_before = fake.count(Route::Recordings);
+    let args = reconcile(&["--backfill"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&vault, &base, &refs).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("backfill: attempted 20, archived 20, already in vault 0, failed 0"),
+        "{stdout}"
+    );
+    assert_eq!(fake.count(Route::Recordings) - recordings_before, 20);
+    for id in &missing {
+        let m = manifest_of(&vault, id);
+        assert_eq!(m["trigger"]["kind"], "backfill", "{id}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["backfill"]["archived"], 20);
+
+    // 3. Again: nothing to do, exit 0, nothing pulled.
+    let recordings_before = fake.count(Route::Recordings);
+    let args = reconcile(&["--backfill"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&vault, &base, &refs).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("backfill: attempted 0,"));
+    assert_eq!(fake.count(Route::Recordings), recordings_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_past_data_availability_is_refused_with_the_reason() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let available = Utc::now() - Duration::days(2);
+    fake.set_data_availability(available);
+    let dir = tempfile::tempdir().unwrap();
+    let today = Utc::now().date_naive().to_string();
+    let out = run(
+        &dir.path().join("vault"),
+        &fake.base_url(),
+        &["reconcile", "--from", "2026-09-01", "--to", &today],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("dataAvailabilityDate"), "{stderr}");
+    assert_eq!(
+        fake.count(Route::AnalyticsQuery) + fake.count(Route::AnalyticsJobCreate),
+        0
+    );
+}
+
+#[tokio::test]
+async fn bad_dates_and_missing_credentials_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let out = tvault(
+        &vault,
+        "http://127.0.0.1:9",
+        &["reconcile", "--from", "2026-09-03", "--to", "2026-09-01"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("after --to"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = tvault(
+        &vault,
+        "http://127.0.0.1:9",
+        &["reconcile", "--from", "yesterday", "--to", "2026-09-01"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("YYYY-MM-DD"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tvault"))
+        .args([
+            "--vault",
+            vault.to_str().unwrap(),
+            "reconcile",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-09-01",
+        ])
+        .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
+        .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET")
+        .env_remove("GENESYSCLOUD_REGION")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+fn manifest_of(vault: &Path, conv: &str) -> serde_json::Value {
+    let dir = vault.join("conversations").join(conv);
+    let mut manifests: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("manifest.")
+        })
+        .collect();
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    serde_json::from_slice(&std::fs::read(manifests.remove(0)).unwrap()).unwrap()
+}
