@@ -69,6 +69,9 @@ fn conversations() -> Vec<FakeConversation> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_names_the_gaps_and_backfill_closes_them() {
     let fake = FakeGenesys::start().await.unwrap();
+    // Genesys states a generous allowance, so the client's pacer does not
+    // stretch the 480 archives over minutes (pacing is tested in tvault-genesys).
+    fake.set_rate_limit_allowed(Some(1_000_000));
     let convs = conversations();
     let day_of = |c: &FakeConversation| c.start_time[..10].to_string();
     // Every 25th is never archived: 20 in all, spread over the three days.
