@@ -32,7 +32,7 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} {unit} ({per_sec}, eta {eta})",
+                "{msg} [{bar:30}] {pos}/{len} {unit} ({elapsed}, eta {eta})",
             )
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
