@@ -333,3 +333,98 @@ fn manifest_of(vault: &Path, conv: &str) -> serde_json::Value {
     assert_eq!(manifests.len(), 1, "{manifests:?}");
     serde_json::from_slice(&std::fs::read(manifests.remove(0)).unwrap()).unwrap()
 }
+
+/// An attachment Genesys could not serve at archive time leaves the
+/// conversation "archived with missing attachments": reconcile reports it and
+/// exits 1; once Genesys serves it again, --backfill adds a complete
+/// generation (the incomplete one stays) and the next report is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_missing_at_archive_time_is_reported_and_backfilled() {
+    const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+    let fake = FakeGenesys::start().await.unwrap();
+    let photo: Vec<u8> = (0..4_000u32).map(|i| (i % 251) as u8).collect();
+    let invoice: Vec<u8> = (0..3_000u32).map(|i| (i % 241) as u8).collect();
+    let mut conv = FakeConversation::sample(CONV, photo.clone(), invoice.clone());
+    let day = conv.start_time[..10].to_string();
+    let photo_id = {
+        let a = conv.attachments_mut().next().unwrap();
+        a.gone = true;
+        a.id.clone()
+    };
+    fake.add(conv);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, customer_end(CONV)).unwrap();
+    let base = fake.base_url();
+    let out = run(&vault, &base, &["archive", event.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let json = dir.path().join("report.json");
+    let args = [
+        "reconcile",
+        "--from",
+        &day,
+        "--to",
+        &day,
+        "--json-report",
+        json.to_str().unwrap(),
+    ];
+    let out = run(&vault, &base, &args).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("missing-attachments "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains(CONV) && line.contains(&photo_id), "{line}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["days"][0]["archived"], 1);
+    assert_eq!(report["days"][0]["missing"], 0);
+    assert_eq!(report["days"][0]["archivedWithMissingAttachments"], 1);
+    assert_eq!(
+        report["conversations"][0]["status"],
+        "archived-with-missing-attachments"
+    );
+
+    // Genesys serves the photo again; backfill completes the conversation.
+    fake.add(FakeConversation::sample(CONV, photo, invoice));
+    let mut with_backfill = args.to_vec();
+    with_backfill.push("--backfill");
+    let out = run(&vault, &base, &with_backfill).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("backfill: attempted 1, archived 1,"),
+        "{stdout}"
+    );
+    let manifests: Vec<serde_json::Value> =
+        std::fs::read_dir(vault.join("conversations").join(CONV))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("manifest.")
+            })
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect();
+    assert_eq!(manifests.len(), 2, "the incomplete generation stays");
+    let complete = manifests
+        .iter()
+        .find(|m| m["missing"].as_array().unwrap().is_empty())
+        .unwrap();
+    assert_eq!(complete["trigger"]["kind"], "backfill");
+}
