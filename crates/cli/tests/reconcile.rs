@@ -428,3 +428,71 @@ async fn an_attachment_missing_at_archive_time_is_reported_and_backfilled() {
         .unwrap();
     assert_eq!(complete["trigger"]["kind"], "backfill");
 }
+
+/// Longer than 31 days: the command lists through asynchronous jobs, one per
+/// interval of at most 31 whole days, and still reports per day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_longer_than_31_days_is_listed_through_jobs_in_pieces() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.set_results_page_cap(7);
+    let first = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let convs = FakeConversation::spread("long", 45, first, 45);
+    let ids: BTreeSet<String> = convs.iter().map(|c| c.id.clone()).collect();
+    for c in convs {
+        fake.add(c);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = run(
+        &dir.path().join("vault"),
+        &fake.base_url(),
+        &[
+            "reconcile",
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-08-14",
+            "--json-report",
+            json.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let printed: BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("missing "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(printed, ids);
+    assert_eq!(fake.count(Route::AnalyticsJobCreate), 2);
+    assert_eq!(fake.count(Route::AnalyticsQuery), 0);
+    let intervals = fake.intervals_seen();
+    assert_eq!(
+        intervals,
+        [
+            "2026-07-01T00:00:00.000Z/2026-08-01T00:00:00.000Z",
+            "2026-08-01T00:00:00.000Z/2026-08-15T00:00:00.000Z"
+        ]
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["days"].as_array().unwrap().len(), 45);
+    assert!(
+        report["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["expected"] == 1)
+    );
+    // 45 rows at 7 a page over two jobs: more than one results page each.
+    assert!(
+        report["listing"]["pages"].as_u64().unwrap() >= 7,
+        "{}",
+        report["listing"]
+    );
+}
