@@ -1,6 +1,7 @@
 //! `tvault list`: archived conversations from the date index.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -88,10 +89,8 @@ pub async fn run(vault_location: &str, args: ListArgs) -> Result<u8> {
     for line in &lines {
         problems += usize::from(line.problem.is_some());
         if args.json {
-            use std::io::Write;
             writeln!(out, "{}", serde_json::to_string(line)?)?;
         } else {
-            use std::io::Write;
             writeln!(out, "{}", human(line))?;
         }
     }

@@ -11,7 +11,7 @@ use tvault_core::event::{Classified, EventInfo, LifecycleEvent};
 use tvault_core::manifest::TriggerKind;
 use tvault_core::ports::{ConversationSource, Deadline, SystemClock, Vault};
 use tvault_core::reconcile::{self, ExpectedConversation, Holding, Report, Row};
-use tvault_core::transcript::fmt_time;
+use tvault_core::transcript::{fmt_time, parse_time};
 use tvault_core::{Archiver, Outcome};
 use tvault_genesys::analytics::{ListError, Listing};
 use tvault_router::Settings;
@@ -117,8 +117,7 @@ pub async fn run(vault_location: &str, args: ReconcileArgs) -> Result<u8> {
     if args.backfill {
         let source: Arc<dyn ConversationSource> = genesys.clone();
         let archiver = Archiver::new(vault.clone(), Some(source), Arc::new(SystemClock));
-        let facts =
-            backfill_gaps(&archiver, &report, &listing.conversations, args.concurrency).await;
+        let facts = backfill_gaps(&archiver, &report, args.concurrency).await;
         report = check(vault.as_ref(), range, &listing.conversations, options).await?;
         backfill = Some(facts);
     }
@@ -168,20 +167,15 @@ async fn check(
 
 /// Archive every gap through the same pull path as a live lifecycle event,
 /// with `trigger.kind` `backfill`. Write-once makes a re-run safe.
-async fn backfill_gaps(
-    archiver: &Archiver,
-    report: &Report,
-    expected: &[ExpectedConversation],
-    concurrency: u16,
-) -> BackfillFacts {
+async fn backfill_gaps(archiver: &Archiver, report: &Report, concurrency: u16) -> BackfillFacts {
     let gaps: Vec<&Row> = report.gaps().collect();
     let progress = Progress::new("reconcile: backfilling", "conversations", gaps.len() as u64);
     let mut results = futures::stream::iter(gaps)
         .map(|row| async move {
-            let end = expected
-                .iter()
-                .find(|e| e.conversation_id == row.conversation_id)
-                .and_then(|e| e.end);
+            let end = row
+                .conversation_end
+                .as_deref()
+                .and_then(|t| parse_time(t).ok());
             let event = Classified::Lifecycle(LifecycleEvent {
                 conversation_id: row.conversation_id.clone(),
                 media_type: None,

@@ -138,11 +138,7 @@ async fn reconcile_names_the_gaps_and_backfill_closes_them() {
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    let printed: BTreeSet<String> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("missing "))
-        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
-        .collect();
+    let printed = printed_missing(&stdout);
     assert_eq!(printed, missing, "{stdout}");
     assert!(
         stdout.contains(&format!(
@@ -318,20 +314,9 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
 }
 
 fn manifest_of(vault: &Path, conv: &str) -> serde_json::Value {
-    let dir = vault.join("conversations").join(conv);
-    let mut manifests: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("manifest.")
-        })
-        .collect();
+    let mut manifests = manifests_of(vault, conv);
     assert_eq!(manifests.len(), 1, "{manifests:?}");
-    serde_json::from_slice(&std::fs::read(manifests.remove(0)).unwrap()).unwrap()
+    manifests.remove(0)
 }
 
 /// An attachment Genesys could not serve at archive time leaves the
@@ -408,19 +393,7 @@ async fn an_attachment_missing_at_archive_time_is_reported_and_backfilled() {
         stdout.contains("backfill: attempted 1, archived 1,"),
         "{stdout}"
     );
-    let manifests: Vec<serde_json::Value> =
-        std::fs::read_dir(vault.join("conversations").join(CONV))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .starts_with("manifest.")
-            })
-            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-            .collect();
+    let manifests = manifests_of(&vault, CONV);
     assert_eq!(manifests.len(), 2, "the incomplete generation stays");
     let complete = manifests
         .iter()
@@ -464,11 +437,7 @@ async fn a_range_longer_than_31_days_is_listed_through_jobs_in_pieces() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    let printed: BTreeSet<String> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("missing "))
-        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
-        .collect();
+    let printed = printed_missing(&stdout);
     assert_eq!(printed, ids);
     assert_eq!(fake.count(Route::AnalyticsJobCreate), 2);
     assert_eq!(fake.count(Route::AnalyticsQuery), 0);
@@ -495,4 +464,29 @@ async fn a_range_longer_than_31_days_is_listed_through_jobs_in_pieces() {
         "{}",
         report["listing"]
     );
+}
+
+/// The conversation ids of the `missing DAY ID` lines.
+fn printed_missing(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("missing "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect()
+}
+
+/// Every manifest of a conversation in a local vault.
+fn manifests_of(vault: &Path, conv: &str) -> Vec<serde_json::Value> {
+    std::fs::read_dir(vault.join("conversations").join(conv))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("manifest.")
+        })
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
 }
