@@ -168,6 +168,69 @@ fn verify_names_a_corrupted_object_and_a_deleted_one() {
     assert!(stderr(&s).contains("manifest says"), "{}", stderr(&s));
 }
 
+/// `verify --from --to` checks only the conversations indexed on those days,
+/// and `list` shows them, with an interrupted archive (a marker without its
+/// manifest) named as a problem.
+#[test]
+fn verify_and_list_by_day_range_see_only_those_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let o = tvault(
+        &vault,
+        &["archive", repo().join("examples/events").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    // BILLING ended on 2026-10-02; the other two on 10-03 and 10-04.
+    let transcript = find(&vault, &format!("{BILLING}/transcript."));
+    let mut bytes = std::fs::read(&transcript).unwrap();
+    bytes[40] ^= 0x01;
+    std::fs::write(&transcript, bytes).unwrap();
+
+    let v = tvault(
+        &vault,
+        &["verify", "--from", "2026-10-02", "--to", "2026-10-02"],
+    );
+    assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+    assert!(stdout(&v).contains(&format!("corrupt conversations/{BILLING}/transcript.")));
+    assert!(stdout(&v).contains("verified 1 manifest(s) of 1 conversation(s)"));
+    let v = tvault(
+        &vault,
+        &["verify", "--from", "2026-10-03", "--to", "2026-10-04"],
+    );
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    assert!(stdout(&v).contains("verified 2 manifest(s) of 2 conversation(s)"));
+    let v = tvault(&vault, &["verify", "--from", "2026-10-03"]);
+    assert_eq!(v.status.code(), Some(2), "--from needs --to");
+
+    // An archive interrupted after its index marker and before its manifest.
+    let marker = vault.join("index/2026/10/03/interrupted-1.0123456789abcdef");
+    std::fs::write(&marker, b"").unwrap();
+    let l = tvault(
+        &vault,
+        &["list", "--from", "2026-10-03", "--to", "2026-10-03"],
+    );
+    assert_eq!(l.status.code(), Some(1), "{}", stderr(&l));
+    let lines: Vec<String> = stdout(&l).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("interrupted-1  NOT-COMMITTED")),
+        "{lines:?}"
+    );
+    assert!(!stdout(&l).contains(BILLING));
+    let v = tvault(
+        &vault,
+        &["verify", "--from", "2026-10-03", "--to", "2026-10-03"],
+    );
+    assert!(
+        stdout(&v)
+            .contains("orphaned index/2026/10/03/interrupted-1.0123456789abcdef: no manifest"),
+        "{}",
+        stdout(&v)
+    );
+}
+
 #[test]
 fn verify_reports_orphans_left_outside_any_manifest() {
     let dir = tempfile::tempdir().unwrap();

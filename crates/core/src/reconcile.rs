@@ -71,14 +71,6 @@ impl Holding {
         }
     }
 
-    /// A committed generation exists.
-    pub fn is_archived(&self) -> bool {
-        matches!(
-            self,
-            Holding::Archived { .. } | Holding::ArchivedWithMissingAttachments { .. }
-        )
-    }
-
     /// Anything short of a complete archive.
     pub fn is_gap(&self) -> bool {
         !matches!(self, Holding::Archived { .. })
