@@ -78,10 +78,10 @@ pub fn recordings(base: &str, c: &FakeConversation) -> Value {
         "recordingFileRole": "CUSTOMER_EXPERIENCE",
         "selfUri": format!("/api/v2/conversations/{}/recordings/rec-{}", c.id, c.id),
     });
-    if !c.ended {
-        if let Some(o) = rec.as_object_mut() {
-            o.remove("endTime");
-        }
+    if !c.ended
+        && let Some(o) = rec.as_object_mut()
+    {
+        o.remove("endTime");
     }
     json!([rec])
 }
@@ -130,10 +130,10 @@ fn chat_recordings(c: &FakeConversation) -> Value {
         "fileState": "AVAILABLE",
         "selfUri": format!("/api/v2/conversations/{}/recordings/rec-{}", c.id, c.id),
     });
-    if !c.ended {
-        if let Some(o) = rec.as_object_mut() {
-            o.remove("endTime");
-        }
+    if !c.ended
+        && let Some(o) = rec.as_object_mut()
+    {
+        o.remove("endTime");
     }
     json!([rec])
 }
