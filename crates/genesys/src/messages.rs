@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::models::{
     ContentAttachment, MessageConversation, MessageData, MessageList, MessageParticipant,
 };
-use crate::transcript::{attachment_id, doc, parse, time};
+use crate::transcript::{attachment_id, doc, parse, shorten, time};
 
 /// The most ids the bulk endpoint takes at once.
 pub const BULK_MAX: usize = 1000;
@@ -191,25 +191,10 @@ fn ended_at(participants: &[&MessageParticipant]) -> Result<DateTime<Utc>, Sourc
     {
         return Err(SourceError::NotReady {
             reason: format!(
-                "conversation: participant {:?} ({}, state {}) has no endTime: the conversation is not archived before it has ended",
-                open.id
-                    .as_deref()
-                    .unwrap_or("(no id)")
-                    .chars()
-                    .take(64)
-                    .collect::<String>(),
-                open.purpose
-                    .as_deref()
-                    .unwrap_or("no purpose")
-                    .chars()
-                    .take(32)
-                    .collect::<String>(),
-                open.state
-                    .as_deref()
-                    .unwrap_or("not given")
-                    .chars()
-                    .take(32)
-                    .collect::<String>(),
+                "conversation: participant {:?} (purpose {:?}, state {:?}) has no endTime: the conversation is not archived before it has ended",
+                shorten(open.id.as_deref().unwrap_or("(no id)")),
+                shorten(open.purpose.as_deref().unwrap_or_default()),
+                shorten(open.state.as_deref().unwrap_or_default()),
             ),
             retry_after: None,
         });
@@ -385,7 +370,11 @@ mod tests {
                 .contains("0c9e8d7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f"),
             "{err}"
         );
-        assert!(err.to_string().contains("state connected"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("(purpose \"customer\", state \"connected\")"),
+            "{err}"
+        );
         // An endTime that is not a time is no end either.
         let mut garbled = doc.clone();
         let parts = garbled.participants.as_mut().unwrap();

@@ -154,9 +154,9 @@ pub fn from_recordings(
             None => {
                 return Err(SourceError::NotReady {
                     reason: format!(
-                        "recordings: recording {:?} ({}) {}: the conversation is not archived before it has ended",
+                        "recordings: recording {:?} (media {:?}) {}: the conversation is not archived before it has ended",
                         shorten(r.id.as_deref().unwrap_or("(no id)")),
-                        shorten(r.media.as_deref().unwrap_or("no media")),
+                        shorten(r.media.as_deref().unwrap_or_default()),
                         match r.end_time.as_deref() {
                             None => "has no endTime".to_string(),
                             Some(t) =>
@@ -203,8 +203,9 @@ pub fn from_recordings(
     Ok(draft)
 }
 
-/// At most 64 characters of a value from Genesys, for an error message.
-fn shorten(s: &str) -> String {
+/// At most 64 characters of a value from Genesys, for an error message
+/// (where it is shown with `{:?}`, so control characters come out escaped).
+pub(crate) fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
@@ -342,7 +343,7 @@ mod tests {
         assert!(matches!(err, SourceError::NotReady { .. }), "{err}");
         assert!(
             err.to_string()
-                .contains("\"rec-1\" (messaging) has no endTime"),
+                .contains("\"rec-1\" (media \"messaging\") has no endTime"),
             "{err}"
         );
         let garbled = Recording {
