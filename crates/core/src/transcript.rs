@@ -360,6 +360,20 @@ mod tests {
     }
 
     #[test]
+    fn body_type_is_written_only_when_set_so_messaging_bytes_stay_as_they_were() {
+        let plain = String::from_utf8(draft().build().0.to_bytes()).unwrap();
+        assert!(!plain.contains("bodyType"), "{plain}");
+        let mut d = draft();
+        d.messages[0].body_type = Some("NOTICE".into());
+        let marked = String::from_utf8(d.build().0.to_bytes()).unwrap();
+        assert_eq!(
+            marked.matches("\"bodyType\": \"NOTICE\"").count(),
+            1,
+            "{marked}"
+        );
+    }
+
+    #[test]
     fn transcript_round_trips_through_json() {
         let (tr, _) = draft().build();
         let back: Transcript = serde_json::from_slice(&tr.to_bytes()).unwrap();
