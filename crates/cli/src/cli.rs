@@ -156,10 +156,13 @@ Prove that every conversation of a range of UTC days is in the vault.
    conversation id). A range that ends after Genesys's dataAvailabilityDate is
    refused: analytics data is not complete yet, so a gap could be false.
 2. Looks each one up in the vault's date index and manifests.
-3. Prints, per day of conversation start: expected, archived, missing, and
-   archived with missing attachments; then one line per gap:
+3. Prints, per day of conversation start: expected, archived, missing,
+   archived with missing attachments, and incomplete (only generations
+   without the conversation's end: archived while it was still going on);
+   then one line per gap:
      missing DAY CONVERSATION_ID
      missing-attachments DAY CONVERSATION_ID (ATTACHMENT_ID: reason; ...)
+     incomplete DAY CONVERSATION_ID (generation GEN has no conversation end ...)
 
 --json-report FILE writes the whole result (per day and per conversation);
 --csv-report FILE writes one row per expected conversation (day,
@@ -175,7 +178,8 @@ Needs the GENESYSCLOUD_* settings (an OAuth client allowed to read analytics
 conversation details, and recordings and messages for --backfill) and the vault.
 
 Exit codes: 0 nothing missing; 1 something is missing (a conversation, an
-attachment, an unusable listing row, or a backfill that failed); 2 usage or
+attachment, a conversation's end, an unusable listing row, or a backfill that
+failed); 2 usage or
 configuration error, or a range Genesys cannot answer yet.";
 
 const WORKER_ABOUT: &str = "\

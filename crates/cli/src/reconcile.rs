@@ -45,6 +45,7 @@ struct Totals {
     archived: usize,
     missing: usize,
     archived_with_missing_attachments: usize,
+    incomplete: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,26 +232,28 @@ fn backfill_source(row: &Row) -> String {
 
 fn print_report(report: &Report, backfill: Option<&BackfillFacts>) {
     println!(
-        "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}",
-        "day", "expected", "archived", "missing", "missing-attachments"
+        "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}  {:>10}",
+        "day", "expected", "archived", "missing", "missing-attachments", "incomplete"
     );
     for d in &report.days {
         println!(
-            "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}",
+            "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}  {:>10}",
             d.day.to_string(),
             d.expected,
             d.archived,
             d.missing,
-            d.archived_with_missing_attachments
+            d.archived_with_missing_attachments,
+            d.incomplete
         );
     }
     println!(
-        "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}",
+        "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}  {:>10}",
         "total",
         report.expected(),
         report.archived(),
         report.missing(),
-        report.archived_with_missing_attachments()
+        report.archived_with_missing_attachments(),
+        report.incomplete()
     );
     for row in report.gaps() {
         match &row.holding {
@@ -275,6 +278,10 @@ fn print_report(report: &Report, backfill: Option<&BackfillFacts>) {
                     row.day, row.conversation_id
                 )
             }
+            Holding::Incomplete { generation } => println!(
+                "incomplete {} {} (generation {generation} has no conversation end: archived while the conversation went on)",
+                row.day, row.conversation_id
+            ),
             _ => println!("missing {} {}", row.day, row.conversation_id),
         }
     }
@@ -310,6 +317,7 @@ fn write_json(
             archived: report.archived(),
             missing: report.missing(),
             archived_with_missing_attachments: report.archived_with_missing_attachments(),
+            incomplete: report.incomplete(),
         },
         listing: ListingFacts {
             source: "Genesys Cloud analytics conversation details",
@@ -354,6 +362,11 @@ fn write_csv(path: &Path, report: &Report) -> Result<()> {
                     .map(|m| format!("{}: {}", m.attachment_id, m.reason))
                     .collect::<Vec<_>>()
                     .join("; "),
+            ),
+            Holding::Incomplete { generation } => (
+                generation.clone(),
+                0,
+                "no generation has the conversation's end".to_string(),
             ),
             Holding::Missing => (String::new(), 0, String::new()),
             Holding::Unreadable { reason } => (String::new(), 0, reason.clone()),

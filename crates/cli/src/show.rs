@@ -50,6 +50,26 @@ pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// What a legacy chat line that is not an ordinary message is, in words
+/// (`Message::body_type`, Genesys `ChatMessage.bodyType`). An unknown value is
+/// shown reduced to letters, digits and `_`: it came from outside.
+pub fn body_type_label(body_type: &str) -> String {
+    match body_type {
+        "MEMBERJOIN" => "joined the chat".into(),
+        "MEMBERLEAVE" => "left the chat".into(),
+        "NOTICE" => "notice".into(),
+        "ACTIVITY" => "activity".into(),
+        "TYPING" => "typing".into(),
+        "MEDIAREQUEST" => "media request".into(),
+        other => other
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(32)
+            .collect::<String>()
+            .to_lowercase(),
+    }
+}
+
 /// The transcript as text for a person.
 pub fn render(t: &Transcript, m: &Manifest) -> String {
     let mut s = String::new();
@@ -85,10 +105,13 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
             .clone()
             .or_else(|| msg.purpose.clone())
             .unwrap_or_else(|| "unknown".into());
-        let role = match (&msg.purpose, &msg.sender.name) {
+        let mut role = match (&msg.purpose, &msg.sender.name) {
             (Some(p), Some(_)) => format!(" ({p})"),
             _ => String::new(),
         };
+        if let Some(b) = &msg.body_type {
+            role += &format!(" [{}]", body_type_label(b));
+        }
         s += &format!(
             "[{}] {who}{role}: {}\n",
             or_dash(&msg.timestamp),
@@ -114,4 +137,16 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_types_read_as_words_and_unknown_ones_lose_control_characters() {
+        assert_eq!(body_type_label("MEMBERJOIN"), "joined the chat");
+        assert_eq!(body_type_label("MEDIAREQUEST"), "media request");
+        assert_eq!(body_type_label("NEW_KIND\u{1b}[2J"), "new_kind2j");
+    }
 }

@@ -377,3 +377,68 @@ fn a_conversation_not_in_the_vault_is_reported_like_show() {
     );
     assert!(files_under(&out).is_empty());
 }
+
+/// A legacy chat exports like any conversation: its lines, the agent's name,
+/// a member joining labelled in words, and the checked transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_chat_exports_every_line_and_labels_its_notices() {
+    const CHAT: &str = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut chat = FakeConversation::chat_sample(CHAT);
+    // `ChatMessage.bodyType` MEMBERJOIN (platform-client-sdk `ChatMessage.md`).
+    chat.chat_extra = vec![serde_json::json!({
+        "id": "join-1", "bodyType": "MEMBERJOIN", "utc": "2026-09-21T15:03:00.000Z",
+        "participantPurpose": "agent", "user": {"name": "Sam <b>Okafor</b>"}
+    })];
+    chat.messages[0].text = HOSTILE.into();
+    fake.add(chat);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = dir.path().join("chat.json");
+    let text_of_event = std::fs::read_to_string(
+        repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json"),
+    )
+    .unwrap()
+    .replace(CONV, CHAT)
+    .replace("\"MESSAGE\"", "\"CHAT\"");
+    std::fs::write(&event, text_of_event).unwrap();
+    let (v, base) = (vault.clone(), fake.base_url());
+    let out = tokio::task::spawn_blocking(move || {
+        tvault(&v, Some(&base), &["archive", event.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let target = dir.path().join("exports");
+    let o = tvault(
+        &vault,
+        None,
+        &["export", CHAT, "--out", target.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let target = target.join(CHAT);
+    assert_eq!(
+        files_under(&target),
+        ["index.html", "manifest.json", "transcript.json"]
+    );
+    let manifest =
+        Manifest::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
+    let transcript = std::fs::read(target.join("transcript.json")).unwrap();
+    assert_eq!(
+        sha256_hex(&transcript),
+        manifest.transcript().unwrap().sha256
+    );
+    let html = std::fs::read_to_string(target.join("index.html")).unwrap();
+    for t in [
+        "<dt>Media type</dt><dd>CHAT</dd>",
+        "Hi, my order arrived damaged. &lt;script&gt;",
+        "I have reset it; you will get an email in a minute.",
+        "<span class=\"who\">Sam Okafor</span> <span class=\"role\">(agent)</span> &middot; outbound",
+        "Sam &lt;b&gt;Okafor&lt;/b&gt;",
+        "<span class=\"kind\">joined the chat</span>",
+    ] {
+        assert!(html.contains(t), "{t:?} not in the page:\n{html}");
+    }
+    assert!(!html.contains("<script"), "unescaped script in the page");
+}

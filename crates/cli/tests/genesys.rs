@@ -129,3 +129,69 @@ fn partial_genesys_settings_are_a_configuration_error() {
         "{err}"
     );
 }
+
+/// The chat of `fixtures/genesys/api_get_conversation_recordings__chat.json`.
+const CHAT: &str = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+
+/// A legacy chat's customer.end (`mediaType` CHAT) is archived from its chat
+/// recording, and `show` prints every line, a member joining included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_chat_is_archived_and_shown_from_the_command_line() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut chat = FakeConversation::chat_sample(CHAT);
+    // A `ChatMessage` of platform-client-sdk `ChatMessage.md` (bodyType MEMBERJOIN).
+    chat.chat_extra = vec![serde_json::json!({
+        "id": "join-1", "bodyType": "MEMBERJOIN", "utc": "2026-09-21T15:03:00.000Z",
+        "participantPurpose": "agent", "user": {"id": "u-9", "name": "Sam Okafor"}
+    })];
+    fake.add(chat);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = dir.path().join("chat.json");
+    let text = std::fs::read_to_string(
+        repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json"),
+    )
+    .unwrap()
+    .replace(CONV, CHAT)
+    .replace("\"MESSAGE\"", "\"CHAT\"");
+    std::fs::write(&event, text).unwrap();
+    let base = fake.base_url();
+    let (v, e, b) = (vault.clone(), event.clone(), base.clone());
+    let out =
+        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", e.to_str().unwrap()]))
+            .await
+            .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next().unwrap(),
+        "archived 1, already in vault 0, skipped 0, failed 0"
+    );
+    assert_eq!(fake.count(Route::Conversation), 0, "chats are not messages");
+
+    let v = vault.clone();
+    let out =
+        tokio::task::spawn_blocking(move || tvault(&v, "http://127.0.0.1:9", &["show", CHAT]))
+            .await
+            .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.starts_with(&format!("Conversation {CHAT}  (CHAT)\n")),
+        "{shown}"
+    );
+    let lines: Vec<&str> = shown.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(
+        lines,
+        [
+            "[2026-09-21T15:02:15.000Z] customer: Hello, I cannot log in to my account.",
+            "[2026-09-21T15:03:00.000Z] Sam Okafor (agent) [joined the chat]: ",
+            "[2026-09-21T15:09:40.000Z] Sam Okafor (agent): I have reset it; you will get an email in a minute.",
+        ],
+        "{shown}"
+    );
+}

@@ -528,3 +528,159 @@ async fn a_backfill_that_genesys_is_not_ready_for_fails_loudly_and_a_rerun_close
         "{stdout}"
     );
 }
+
+/// A legacy chat (`mediaType` chat in analytics) missing from the vault is
+/// reported, and `--backfill` archives it from its chat recording: the
+/// messages API, which answers 404 for chats, is not asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_chat_is_reported_and_backfilled_from_its_recording() {
+    const CHAT: &str = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(FakeConversation::chat_sample(CHAT));
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let args = ["reconcile", "--from", "2026-09-21", "--to", "2026-09-21"];
+    let out = run(&vault, &fake.base_url(), &args).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(printed_missing(&stdout), BTreeSet::from([CHAT.to_string()]));
+
+    let mut with_backfill = args.to_vec();
+    with_backfill.push("--backfill");
+    let out = run(&vault, &fake.base_url(), &with_backfill).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("backfill: attempted 1, archived 1, already in vault 0, failed 0"),
+        "{stdout}"
+    );
+    let m = manifest_of(&vault, CHAT);
+    assert_eq!(m["trigger"]["kind"], "backfill");
+    assert_eq!(m["conversation"]["mediaType"], "CHAT");
+    assert_eq!(m["conversation"]["messageCount"], 2);
+    assert_eq!(m["conversation"]["endTime"], "2026-09-21T15:19:47.000Z");
+    assert_eq!(fake.count(Route::Conversation), 0);
+}
+
+/// A conversation whose only generation has no end (here: a transcript-
+/// carrying event, which says nothing of the end) is "incomplete" in the
+/// table, the gap lines, JSON and CSV, and exits 1; `--backfill` pulls the
+/// final transcript and the next report is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_conversation_is_reported_everywhere_and_backfilled() {
+    const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+    let fake = FakeGenesys::start().await.unwrap();
+    let conv = FakeConversation::sample(CONV, vec![1u8; 300], vec![2u8; 200]);
+    let day = conv.start_time[..10].to_string();
+    fake.add(conv);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../fixtures/genesys/SEED_ASSUMED__eventbridge_transcripts__NOT_A_REAL_TOPIC.json",
+    );
+    let base = fake.base_url();
+    let out = run(&vault, &base, &["archive", event.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let open = manifest_of(&vault, CONV);
+    assert_eq!(open["conversation"]["endTime"], serde_json::Value::Null);
+    let generation = open["generation"].as_str().unwrap().to_string();
+
+    let json = dir.path().join("report.json");
+    let csv = dir.path().join("report.csv");
+    let args = [
+        "reconcile",
+        "--from",
+        &day,
+        "--to",
+        &day,
+        "--json-report",
+        json.to_str().unwrap(),
+        "--csv-report",
+        csv.to_str().unwrap(),
+    ];
+    let out = run(&vault, &base, &args).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}  {:>10}\n",
+            "day", "expected", "archived", "missing", "missing-attachments", "incomplete"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{:<10}  {:>8}  {:>8}  {:>7}  {:>19}  {:>10}\n",
+            "total", 1, 0, 0, 0, 1
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "incomplete {day} {CONV} (generation {generation} "
+        )),
+        "{stdout}"
+    );
+    assert!(printed_missing(&stdout).is_empty(), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["totals"]["incomplete"], 1);
+    assert_eq!(report["totals"]["archived"], 0);
+    assert_eq!(report["days"][0]["incomplete"], 1);
+    assert_eq!(report["days"][0]["incompleteIds"][0], CONV);
+    assert_eq!(report["conversations"][0]["status"], "incomplete");
+    assert_eq!(
+        report["conversations"][0]["generation"],
+        generation.as_str()
+    );
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1][..4],
+        [
+            day.clone(),
+            CONV.to_string(),
+            "incomplete".into(),
+            generation
+        ]
+    );
+
+    let mut with_backfill = args.to_vec();
+    with_backfill.push("--backfill");
+    let out = run(&vault, &base, &with_backfill).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("backfill: attempted 1, archived 1,"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["totals"]["incomplete"], 0);
+    assert_eq!(report["conversations"][0]["status"], "archived");
+    assert_eq!(
+        manifests_of(&vault, CONV).len(),
+        2,
+        "the open generation stays"
+    );
+}

@@ -373,6 +373,7 @@ fn transcript_draft(
                 })
                 .collect(),
             id,
+            ..Default::default()
         });
     }
     Ok(draft)

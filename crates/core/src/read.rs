@@ -150,6 +150,16 @@ pub async fn latest_of(
     conversation: &ConversationId,
     generations: &[String],
 ) -> Result<Option<Manifest>, ReadError> {
+    latest_of_where(vault, conversation, generations, |_| true).await
+}
+
+/// [`latest_of`] among the manifests that satisfy `keep`.
+pub async fn latest_of_where(
+    vault: &dyn Vault,
+    conversation: &ConversationId,
+    generations: &[String],
+    keep: impl Fn(&Manifest) -> bool,
+) -> Result<Option<Manifest>, ReadError> {
     let mut latest: Option<Manifest> = None;
     for g in generations {
         let path = keys::manifest(conversation, g);
@@ -162,9 +172,10 @@ pub async fn latest_of(
             path: path.clone(),
             reason,
         })?;
-        if latest
-            .as_ref()
-            .is_none_or(|l| (&l.archived_at, &l.generation) < (&m.archived_at, &m.generation))
+        if keep(&m)
+            && latest
+                .as_ref()
+                .is_none_or(|l| (&l.archived_at, &l.generation) < (&m.archived_at, &m.generation))
         {
             latest = Some(m);
         }

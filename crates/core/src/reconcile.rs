@@ -51,6 +51,10 @@ pub enum Holding {
         generation: String,
         missing_attachments: Vec<Missing>,
     },
+    /// Committed generations exist, but none has a conversation end: each
+    /// was archived while the conversation was still going on (before that
+    /// was refused), so the final transcript is not in the vault.
+    Incomplete { generation: String },
     /// No committed generation.
     Missing,
     /// A manifest exists but cannot be read: treated as not archived.
@@ -81,6 +85,7 @@ impl Holding {
         match self {
             Holding::Archived { .. } => "archived",
             Holding::ArchivedWithMissingAttachments { .. } => "archived-with-missing-attachments",
+            Holding::Incomplete { .. } => "incomplete",
             Holding::Missing => "missing",
             Holding::Unreadable { .. } => "unreadable",
         }
@@ -105,13 +110,17 @@ pub struct Row {
 pub struct DayReport {
     pub day: NaiveDate,
     pub expected: usize,
-    /// With a committed generation (complete or not).
+    /// With a committed generation that has the conversation's end (with
+    /// every attachment or not).
     pub archived: usize,
     /// Not in the vault (or only an unreadable manifest).
     pub missing: usize,
     pub archived_with_missing_attachments: usize,
+    /// Only generations without a conversation end.
+    pub incomplete: usize,
     pub missing_ids: Vec<ConversationId>,
     pub missing_attachment_ids: Vec<ConversationId>,
+    pub incomplete_ids: Vec<ConversationId>,
 }
 
 /// The whole comparison.
@@ -140,6 +149,9 @@ impl Report {
             .iter()
             .map(|d| d.archived_with_missing_attachments)
             .sum()
+    }
+    pub fn incomplete(&self) -> usize {
+        self.days.iter().map(|d| d.incomplete).sum()
     }
     /// Nothing missing: every expected conversation has a complete generation.
     pub fn is_complete(&self) -> bool {
@@ -237,8 +249,10 @@ pub async fn reconcile(
                     archived: 0,
                     missing: 0,
                     archived_with_missing_attachments: 0,
+                    incomplete: 0,
                     missing_ids: Vec::new(),
                     missing_attachment_ids: Vec::new(),
+                    incomplete_ids: Vec::new(),
                 },
             )
         })
@@ -254,6 +268,10 @@ pub async fn reconcile(
                 d.archived += 1;
                 d.archived_with_missing_attachments += 1;
                 d.missing_attachment_ids.push(r.conversation_id.clone());
+            }
+            Holding::Incomplete { .. } => {
+                d.incomplete += 1;
+                d.incomplete_ids.push(r.conversation_id.clone());
             }
             Holding::Missing | Holding::Unreadable { .. } => {
                 d.missing += 1;
@@ -276,10 +294,11 @@ async fn holding(
 ) -> Result<Holding, ReadError> {
     if let Some(generations) = indexed {
         let found = latest_holding(vault, conversation, generations).await?;
-        if found != Holding::Missing {
+        if !matches!(found, Holding::Missing | Holding::Incomplete { .. }) {
             return Ok(found);
         }
-        // Indexed generations that never committed; another may have, elsewhere.
+        // Indexed generations that never committed, or none with an end;
+        // another may have, filed under a day not read.
     }
     // Not on the index days read: it may have ended later, or its index date
     // came from another clock. Its own prefix is the last word.
@@ -287,13 +306,29 @@ async fn holding(
     latest_holding(vault, conversation, &all).await
 }
 
+/// The latest generation that has the conversation's end decides; without
+/// one, any generation makes the conversation [`Holding::Incomplete`].
 async fn latest_holding(
     vault: &dyn Vault,
     conversation: &ConversationId,
     generations: &[String],
 ) -> Result<Holding, ReadError> {
-    match read::latest_of(vault, conversation, generations).await {
-        Ok(latest) => Ok(Holding::of(latest)),
+    let ended = |m: &Manifest| m.conversation.end_time.is_some();
+    let found =
+        match read::latest_of_where(vault, conversation, generations, ended).await {
+            Ok(Some(m)) => Ok(Holding::of(Some(m))),
+            Ok(None) => read::latest_of(vault, conversation, generations)
+                .await
+                .map(|open| match open {
+                    Some(m) => Holding::Incomplete {
+                        generation: m.generation,
+                    },
+                    None => Holding::Missing,
+                }),
+            Err(e) => Err(e),
+        };
+    match found {
+        Ok(h) => Ok(h),
         Err(ReadError::BadManifest { path, reason }) => Ok(Holding::Unreadable {
             reason: format!("{path}: {reason}"),
         }),

@@ -84,6 +84,12 @@ pub struct Message {
     pub sender: Sender,
     pub text: Option<String>,
     pub attachments: Vec<AttachmentEntry>,
+    /// What kind of entry a legacy chat line is, when it is not an ordinary
+    /// message (`MEMBERJOIN`, `NOTICE`, ...: Genesys `ChatMessage.bodyType`).
+    /// Absent for ordinary messages and for every messaging transcript, so
+    /// transcripts archived before it existed keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_type: Option<String>,
 }
 
 /// An attachment as the transcript names it. Its downloaded hash is in the manifest.
@@ -152,6 +158,8 @@ pub struct DraftMessage {
     pub sender: Sender,
     pub text: Option<String>,
     pub attachments: Vec<(AttachmentId, AttachmentRef)>,
+    /// See [`Message::body_type`].
+    pub body_type: Option<String>,
 }
 
 /// A transcript as gathered from an event or the API, before it is normalized.
@@ -265,6 +273,7 @@ impl Draft {
                 sender: m.sender.clone(),
                 text: m.text.clone(),
                 attachments,
+                body_type: m.body_type.clone(),
             });
         }
         let first = self.messages.iter().filter_map(|m| m.timestamp).min();
@@ -348,6 +357,20 @@ mod tests {
         let mut b = draft();
         b.messages.reverse();
         assert_eq!(a.build().0.to_bytes(), b.build().0.to_bytes());
+    }
+
+    #[test]
+    fn body_type_is_written_only_when_set_so_messaging_bytes_stay_as_they_were() {
+        let plain = String::from_utf8(draft().build().0.to_bytes()).unwrap();
+        assert!(!plain.contains("bodyType"), "{plain}");
+        let mut d = draft();
+        d.messages[0].body_type = Some("NOTICE".into());
+        let marked = String::from_utf8(d.build().0.to_bytes()).unwrap();
+        assert_eq!(
+            marked.matches("\"bodyType\": \"NOTICE\"").count(),
+            1,
+            "{marked}"
+        );
     }
 
     #[test]

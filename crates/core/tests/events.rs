@@ -34,6 +34,7 @@ const EXPECTED: &[(&str, &str)] = &[
         "SEED_ASSUMED__eventbridge_transcripts_genesys_wrapped__NOT_A_REAL_TOPIC.json",
         "transcript",
     ),
+    ("api_get_conversation_recordings__chat.json", "not an event"),
     (
         "api_get_conversation_recordings__messaging.json",
         "not an event",

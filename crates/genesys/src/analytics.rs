@@ -5,13 +5,15 @@
 //!   analytics data is complete only up to its `dataAvailabilityDate`; a range
 //!   that ends later is refused rather than reported with holes.
 //! - `POST /api/v2/analytics/conversations/details/query`: synchronous, paged
-//!   100 at a time; used for short ranges.
+//!   100 at a time until a short page (`totalHits` is approximate); used
+//!   for short ranges.
 //! - `POST .../details/jobs`, `GET .../jobs/{jobId}` (poll until
 //!   `FULFILLED`), `GET .../jobs/{jobId}/results?cursor=`: async jobs, used
 //!   for longer ranges.
 //!
 //! Both take at most 31 days per interval and return at most 100,000 results.
-//! The interval filters on conversation *start*, by whole UTC days, so the
+//! The interval filters on conversation *start*, by whole UTC days (jobs with
+//! `startOfDayIntervalMatching`), so the
 //! range is only ever split on day boundaries: into 31-day chunks first, then
 //! into halves while a chunk reaches the result ceiling. Pages shift while
 //! data arrives, so rows are de-duplicated by `conversationId`.
@@ -232,6 +234,7 @@ impl Lister<'_> {
         let what = "analytics-query";
         self.queries += 1;
         let mut page: u64 = 1;
+        let mut count: u64 = 0;
         loop {
             let body = Bytes::from(query_body(range, page).to_string());
             let (_, resp) = self
@@ -241,21 +244,26 @@ impl Lister<'_> {
             self.pages += 1;
             let r: AnalyticsQueryResponse = parse(what, &resp)?;
             let total = r.total_hits;
-            if page == 1 && total.is_some_and(|t| t >= self.limit) {
+            // totalHits is approximate, so it never ends the paging. It only
+            // hints, on the first page, that a range that can still be halved
+            // is over the ceiling: halving early saves paging up to it, and a
+            // wrong hint costs one more query, never a row.
+            if page == 1 && total.is_some_and(|t| t >= self.limit) && range.halves().is_some() {
                 return Ok(Covered::TooMany);
             }
             let rows = r.conversations.unwrap_or_default();
             let n = rows.len() as u64;
+            count = count.saturating_add(n);
             debug!(interval = %range.interval(), page, rows = n, total_hits = ?total, "analytics query page");
             self.take(rows);
             self.report();
-            if n < QUERY_PAGE_SIZE || total.is_some_and(|t| page * QUERY_PAGE_SIZE >= t) {
-                return Ok(Covered::All);
-            }
-            // Without a trustworthy totalHits, full pages up to the ceiling
-            // mean the range holds more than one query returns.
-            if page * QUERY_PAGE_SIZE >= self.limit {
+            // Genesys serves at most `limit` rows of one query: having had
+            // that many, a short page may be the ceiling, not the end.
+            if count >= self.limit {
                 return Ok(Covered::TooMany);
+            }
+            if n < QUERY_PAGE_SIZE {
+                return Ok(Covered::All);
             }
             page += 1;
         }
@@ -381,9 +389,16 @@ pub fn query_body(range: DayRange, page: u64) -> Value {
 }
 
 /// The body of a job (`api_post_analytics_conversations_details_jobs__request.json`).
+///
+/// `startOfDayIntervalMatching` (platform-client-sdk `AsyncConversationQuery.md`):
+/// without it a job lists every conversation with *activity* in the
+/// interval, including those that started before it, which this listing
+/// skips anyway; they would still count toward the 100,000-row ceiling and
+/// split ranges for nothing. The synchronous query has no such field
+/// (`ConversationQuery.md`): it already lists by start day.
 pub fn job_body(range: DayRange) -> Value {
     let mut body = filters(range);
-    body["startOfDayIntervalMatching"] = json!(false);
+    body["startOfDayIntervalMatching"] = json!(true);
     body
 }
 
@@ -538,10 +553,12 @@ mod tests {
             query_body(day(), 1),
             fixture("api_post_analytics_conversations_details_query__request.json")
         );
-        assert_eq!(
-            job_body(day()),
-            fixture("api_post_analytics_conversations_details_jobs__request.json")
-        );
+        // The shared fixture was written with `false`; the client asks for
+        // start-day matching (AsyncConversationQuery.md), and nothing else differs.
+        let mut want = fixture("api_post_analytics_conversations_details_jobs__request.json");
+        assert_eq!(want["startOfDayIntervalMatching"], false);
+        want["startOfDayIntervalMatching"] = json!(true);
+        assert_eq!(job_body(day()), want);
         assert_eq!(query_body(day(), 7)["paging"]["pageNumber"], 7);
     }
 

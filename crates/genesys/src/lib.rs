@@ -16,6 +16,7 @@
 //! | [`client`] | HTTP: auth, pacing, retries, error classification |
 //! | [`models`] | serde models of the Genesys responses (all fields optional) |
 //! | [`transcript`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
+//! | [`chat`] | legacy chat recordings (`transcript[]` of `ChatMessage`) → draft messages |
 //! | [`messages`] | messages API: fallback transcript, attachment resolution |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
 //! | [`analytics`] | the conversation-details listing `tvault reconcile` compares against |
@@ -33,6 +34,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod chat;
 pub mod client;
 pub mod config;
 pub mod download;

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use tvault_core::ConversationId;
 use tvault_core::id::{AttachmentId, check_id};
 use tvault_core::ports::{Deadline, Resolved, SourceDoc, SourceError};
@@ -21,7 +22,7 @@ use crate::client::Client;
 use crate::models::{
     ContentAttachment, MessageConversation, MessageData, MessageList, MessageParticipant,
 };
-use crate::transcript::{attachment_id, doc, parse, time};
+use crate::transcript::{attachment_id, doc, parse, shorten, time};
 
 /// The most ids the bulk endpoint takes at once.
 pub const BULK_MAX: usize = 1000;
@@ -90,14 +91,7 @@ pub fn to_draft(
         .iter()
         .filter_map(|p| time("participant.startTime", p.start_time.as_deref()))
         .min();
-    // The conversation has ended only when every participant has.
-    let ends: Vec<_> = participants
-        .iter()
-        .map(|p| time("participant.endTime", p.end_time.as_deref()))
-        .collect();
-    if !ends.is_empty() && ends.iter().all(Option::is_some) {
-        draft.end_time = ends.into_iter().flatten().max();
-    }
+    draft.end_time = Some(ended_at(&participants)?);
     for m in messages {
         let id =
             m.id.clone()
@@ -160,9 +154,59 @@ pub fn to_draft(
                 .or_else(|| m.text_body.clone()),
             attachments,
             id,
+            body_type: None,
         });
     }
     Ok(draft)
+}
+
+/// When the conversation ended, or `NotReady` while it goes on.
+///
+/// It has ended when its customer side has: every participant whose
+/// `purpose` is `customer` (or `external`) has an `endTime`
+/// (`MessageMediaParticipant.endTime`: "when this participant went
+/// disconnected"). Agents come and go while it continues (a transfer ends the
+/// first agent's session and fires `user.end`), so theirs prove nothing. With
+/// no customer-side participant, every participant must have ended. The end
+/// is the latest `endTime` given.
+fn ended_at(participants: &[&MessageParticipant]) -> Result<DateTime<Utc>, SourceError> {
+    let customer = |p: &&&MessageParticipant| {
+        p.purpose.as_deref().is_some_and(|x| {
+            x.eq_ignore_ascii_case("customer") || x.eq_ignore_ascii_case("external")
+        })
+    };
+    let side: Vec<&&MessageParticipant> = match participants.iter().filter(customer).count() {
+        0 => participants.iter().collect(),
+        _ => participants.iter().filter(customer).collect(),
+    };
+    if side.is_empty() {
+        return Err(SourceError::NotReady {
+            reason: "conversation: the messages API lists no participants yet".into(),
+            retry_after: None,
+        });
+    }
+    if let Some(open) = side
+        .iter()
+        .find(|p| time("participant.endTime", p.end_time.as_deref()).is_none())
+    {
+        return Err(SourceError::NotReady {
+            reason: format!(
+                "conversation: participant {:?} (purpose {:?}, state {:?}) has no endTime: the conversation is not archived before it has ended",
+                shorten(open.id.as_deref().unwrap_or("(no id)")),
+                shorten(open.purpose.as_deref().unwrap_or_default()),
+                shorten(open.state.as_deref().unwrap_or_default()),
+            ),
+            retry_after: None,
+        });
+    }
+    participants
+        .iter()
+        .filter_map(|p| time("participant.endTime", p.end_time.as_deref()))
+        .max()
+        .ok_or_else(|| SourceError::NotReady {
+            reason: "conversation: no participant has an endTime".into(),
+            retry_after: None,
+        })
 }
 
 fn to_ref(a: &ContentAttachment, message_id: Option<&str>) -> AttachmentRef {
@@ -288,5 +332,70 @@ mod tests {
             d.end_time.map(tvault_core::transcript::fmt_time).as_deref(),
             Some("2026-09-20T09:31:40.123Z")
         );
+    }
+
+    #[test]
+    fn a_conversation_ends_with_its_customer_and_not_before() {
+        let conv = ConversationId::new("8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f").unwrap();
+        let bulk: MessageList = fixture("api_post_messages_bulk__with_attachment.json");
+        let messages = bulk.entities.unwrap();
+        let doc: MessageConversation = fixture("api_get_message_conversation.json");
+        // The agent is still connected (wrap-up is later): the customer's
+        // leaving ends the conversation, at the latest endTime given.
+        let mut agent_open = doc.clone();
+        let parts = agent_open.participants.as_mut().unwrap();
+        parts
+            .iter_mut()
+            .find(|p| p.purpose.as_deref() == Some("agent"))
+            .unwrap()
+            .end_time = None;
+        let d = to_draft(&conv, &agent_open, &messages).unwrap();
+        assert_eq!(
+            d.end_time.map(tvault_core::transcript::fmt_time).as_deref(),
+            Some("2026-09-20T09:31:40.123Z")
+        );
+        // The customer is still there (a transfer's user.end): not ready.
+        let mut customer_open = doc.clone();
+        let parts = customer_open.participants.as_mut().unwrap();
+        let customer = parts
+            .iter_mut()
+            .find(|p| p.purpose.as_deref() == Some("customer"))
+            .unwrap();
+        customer.end_time = None;
+        customer.state = Some("connected".into());
+        let err = to_draft(&conv, &customer_open, &messages).unwrap_err();
+        assert!(matches!(err, SourceError::NotReady { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("0c9e8d7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("(purpose \"customer\", state \"connected\")"),
+            "{err}"
+        );
+        // An endTime that is not a time is no end either.
+        let mut garbled = doc.clone();
+        let parts = garbled.participants.as_mut().unwrap();
+        parts[0].end_time = Some("soon".into());
+        assert!(matches!(
+            to_draft(&conv, &garbled, &messages),
+            Err(SourceError::NotReady { .. })
+        ));
+        // Without a customer-side participant, everyone must have left.
+        let mut agents_only = doc;
+        let parts = agents_only.participants.as_mut().unwrap();
+        parts.retain(|p| p.purpose.as_deref() != Some("customer"));
+        assert!(to_draft(&conv, &agents_only, &messages).is_ok());
+        agents_only.participants.as_mut().unwrap()[0].end_time = None;
+        assert!(matches!(
+            to_draft(&conv, &agents_only, &messages),
+            Err(SourceError::NotReady { .. })
+        ));
+        assert!(matches!(
+            to_draft(&conv, &MessageConversation::default(), &messages),
+            Err(SourceError::NotReady { .. })
+        ));
     }
 }

@@ -29,9 +29,50 @@ pub struct Recording {
     pub conversation_id: Option<String>,
     pub start_time: Option<String>,
     pub end_time: Option<String>,
-    /// `messaging` for digital conversations (`message` is accepted too).
+    /// `messaging` for digital conversations (`message` is accepted too),
+    /// `chat` for legacy chat.
     pub media: Option<String>,
     pub messaging_transcript: Option<Vec<RecordingMessage>>,
+    /// A legacy chat's lines (`media` `chat`), per platform-client-sdk
+    /// `Recording.md`: `transcript` is a list of `ChatMessage`.
+    pub transcript: Option<Vec<ChatMessage>>,
+}
+
+/// One line of a chat recording's `transcript[]` (platform-client-sdk
+/// `ChatMessage.md`; `bodyType`, `senderCommunicationId` and
+/// `participantPurpose` are "v2 chats only").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub id: Option<String>,
+    /// The message id (the SDK lists it beside `id`).
+    pub message: Option<String>,
+    /// The interaction id, if available.
+    pub chat: Option<String>,
+    pub body: Option<String>,
+    /// `STANDARD`, `ACTIVITY`, `TYPING`, `NOTICE`, `MEMBERJOIN`,
+    /// `MEMBERLEAVE`, `MEDIAREQUEST` in the SDK's enum; compared ignoring case.
+    pub body_type: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// A string in the SDK with no stated format: RFC 3339 and epoch
+    /// milliseconds (as text or as a JSON number) are accepted, so it is kept raw.
+    pub utc: Option<serde_json::Value>,
+    pub sender_communication_id: Option<String>,
+    pub participant_purpose: Option<String>,
+    pub user: Option<ChatMessageUser>,
+}
+
+/// `ChatMessage.user` (platform-client-sdk `ChatMessageUser.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ChatMessageUser {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
 }
 
 /// One message of `Recording.messagingTranscript`.
@@ -81,6 +122,9 @@ pub struct MessageParticipant {
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     pub purpose: Option<String>,
+    /// `alerting`, `connected`, `disconnected`, ... (`MessageMediaParticipant.md`);
+    /// logged only: `endTime` is what says a participant has left.
+    pub state: Option<String>,
     pub direction: Option<String>,
     pub user: Option<Entity>,
     pub external_contact: Option<Entity>,

@@ -1,11 +1,18 @@
 //! Fetching a conversation's transcript: the recordings API first, the
-//! messages API when there is no messaging recording.
+//! messages API when there is no messaging or chat recording.
 //!
 //! `GET /api/v2/conversations/{id}/recordings?formatId=NONE` answers 202 while
 //! the recording is being produced (after the conversation ends): that is
-//! [`SourceError::NotReady`], retried later through the queue. A 200 without a
-//! messaging recording falls back to [`crate::messages`]; if that has nothing
-//! either, the transcript is not ready yet.
+//! [`SourceError::NotReady`], retried later through the queue. A 200 with a
+//! messaging recording (`messagingTranscript`) or a legacy chat recording
+//! (`transcript`, see [`crate::chat`]) gives the draft; otherwise the
+//! messages API is asked ([`crate::messages`]); if that has nothing either,
+//! the transcript is not ready yet.
+//!
+//! A conversation that has not ended is never returned as a draft: a
+//! recording used without an `endTime`, or (on the messages API) a customer
+//! participant without one, is `NotReady`. `user.end` fires for every agent
+//! session, transfers included, while the conversation goes on.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -16,6 +23,7 @@ use tvault_core::id::AttachmentId;
 use tvault_core::ports::{Deadline, Fetched, SourceDoc, SourceError};
 use tvault_core::transcript::{AttachmentRef, Draft, DraftMessage, Sender, parse_time};
 
+use crate::chat::{chat_message, is_chat};
 use crate::client::Client;
 use crate::messages;
 use crate::models::{Recording, RecordingMessage};
@@ -42,17 +50,27 @@ pub async fn fetch(
         Ok((_, body)) => {
             let recordings: Vec<Recording> = parse("recordings", &body)?;
             sources.push(doc("recordings", body));
-            let messaging: Vec<&Recording> = recordings
+            let used: Vec<&Recording> = recordings
                 .iter()
-                .filter(|r| is_messaging(r.media.as_deref()))
                 .filter(|r| {
-                    r.messaging_transcript
-                        .as_ref()
-                        .is_some_and(|t| !t.is_empty())
+                    is_chat(r.media.as_deref())
+                        || (is_messaging(r.media.as_deref())
+                            && r.messaging_transcript
+                                .as_ref()
+                                .is_some_and(|t| !t.is_empty()))
                 })
                 .collect();
-            if !messaging.is_empty() {
-                let draft = from_recordings(conv, &messaging)?;
+            if !used.is_empty() {
+                let draft = from_recordings(conv, &used)?;
+                if draft.messages.is_empty() {
+                    // Only chat recordings get here empty. The messages API
+                    // does not serve chats (it answers 404), so there is
+                    // nothing else to ask: wait for the recording to fill.
+                    return Err(SourceError::NotReady {
+                        reason: "recordings: the chat recording has no transcript lines yet".into(),
+                        retry_after: None,
+                    });
+                }
                 return Ok(Fetched { draft, sources });
             }
         }
@@ -119,20 +137,47 @@ pub(crate) fn attachment_id(
     })
 }
 
-/// Map the messaging recordings of a conversation into a draft.
+/// Map the messaging and chat recordings of a conversation into a draft.
+///
+/// Not ready when any of them has no readable `endTime`: the conversation
+/// is still going on (a transfer's `user.end`), and a partial transcript must
+/// never become a generation.
 pub fn from_recordings(
     conv: &ConversationId,
     recordings: &[&Recording],
 ) -> Result<Draft, SourceError> {
     let mut draft = Draft::new(conv.clone());
+    let mut ends = Vec::with_capacity(recordings.len());
+    for r in recordings {
+        match time("recording.endTime", r.end_time.as_deref()) {
+            Some(t) => ends.push(t),
+            None => {
+                return Err(SourceError::NotReady {
+                    reason: format!(
+                        "recordings: recording {:?} (media {:?}) {}: the conversation is not archived before it has ended",
+                        shorten(r.id.as_deref().unwrap_or("(no id)")),
+                        shorten(r.media.as_deref().unwrap_or_default()),
+                        match r.end_time.as_deref() {
+                            None => "has no endTime".to_string(),
+                            Some(t) =>
+                                format!("has an endTime that is not a time ({:?})", shorten(t)),
+                        }
+                    ),
+                    retry_after: None,
+                });
+            }
+        }
+    }
+    draft.end_time = ends.into_iter().max();
     draft.start_time = recordings
         .iter()
         .filter_map(|r| time("recording.startTime", r.start_time.as_deref()))
         .min();
-    draft.end_time = recordings
-        .iter()
-        .filter_map(|r| time("recording.endTime", r.end_time.as_deref()))
-        .max();
+    // Set only for chats: messaging drafts keep taking the event's media
+    // type, as they always have (their generations must not change).
+    if recordings.iter().all(|r| is_chat(r.media.as_deref())) {
+        draft.media_type = Some("CHAT".into());
+    }
     for r in recordings {
         for m in r.messaging_transcript.iter().flatten() {
             // Transfers can split a conversation into several recordings that
@@ -142,8 +187,38 @@ pub fn from_recordings(
             }
             draft.messages.push(recording_message(m)?);
         }
+        if !is_chat(r.media.as_deref()) {
+            continue;
+        }
+        for line in r.transcript.iter().flatten() {
+            let Some(m) = chat_message(line) else {
+                continue;
+            };
+            if m.id.is_some() && draft.messages.iter().any(|d| d.id == m.id) {
+                continue;
+            }
+            draft.messages.push(m);
+        }
     }
     Ok(draft)
+}
+
+/// At most 64 characters of a value from Genesys, for an error message
+/// (where it is shown with `{:?}`, so control characters come out escaped).
+pub(crate) fn shorten(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The recording carries no direction. Genesys directions are the
+/// organisation's point of view: the customer's messages are inbound,
+/// everyone else's (agent, bot, system) outbound.
+pub(crate) fn direction_of(purpose: &str) -> String {
+    if purpose.eq_ignore_ascii_case("customer") {
+        "inbound"
+    } else {
+        "outbound"
+    }
+    .to_string()
 }
 
 fn recording_message(m: &RecordingMessage) -> Result<DraftMessage, SourceError> {
@@ -174,17 +249,7 @@ fn recording_message(m: &RecordingMessage) -> Result<DraftMessage, SourceError> 
     Ok(DraftMessage {
         id: m.id.clone(),
         timestamp: time("messagingTranscript.timestamp", m.timestamp.as_deref()),
-        // The recording carries no direction. Genesys directions are the
-        // organisation's point of view: the customer's messages are inbound,
-        // everyone else's (agent, bot, system) outbound.
-        direction: m.purpose.as_deref().map(|p| {
-            if p.eq_ignore_ascii_case("customer") {
-                "inbound"
-            } else {
-                "outbound"
-            }
-            .to_string()
-        }),
+        direction: m.purpose.as_deref().map(direction_of),
         purpose: m.purpose.clone(),
         sender: Sender {
             participant_id: m.participant_id.clone(),
@@ -199,6 +264,7 @@ fn recording_message(m: &RecordingMessage) -> Result<DraftMessage, SourceError> 
         },
         text: m.message_text.clone(),
         attachments,
+        body_type: None,
     })
 }
 
@@ -234,6 +300,61 @@ mod tests {
         assert_eq!(r.size, Some(284311));
         assert_eq!(r.content_type.as_deref(), Some("image/jpeg"));
         assert!(d.end_time.is_some() && d.start_time.is_some());
+    }
+
+    #[test]
+    fn chat_fixture_maps_every_line_into_the_messaging_fields() {
+        let p = format!(
+            "{}/../../fixtures/genesys/api_get_conversation_recordings__chat.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let recs: Vec<Recording> = parse("recordings", &std::fs::read(p).unwrap()).unwrap();
+        let conv = ConversationId::new("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d").unwrap();
+        let d = from_recordings(&conv, &recs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(d.media_type.as_deref(), Some("CHAT"));
+        assert_eq!(d.messages.len(), 2);
+        let (c, a) = (&d.messages[0], &d.messages[1]);
+        assert_eq!(c.direction.as_deref(), Some("inbound"));
+        assert_eq!(
+            c.sender.address.as_deref(),
+            Some("b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e")
+        );
+        assert_eq!(a.direction.as_deref(), Some("outbound"));
+        assert_eq!(a.sender.name.as_deref(), Some("Sam Okafor"));
+        assert_eq!(
+            a.text.as_deref(),
+            Some("I have reset it; you will get an email in a minute.")
+        );
+        assert_eq!(
+            d.end_time.map(tvault_core::transcript::fmt_time).as_deref(),
+            Some("2026-09-21T15:19:47.000Z")
+        );
+    }
+
+    #[test]
+    fn a_recording_without_an_end_is_not_ready_and_says_which() {
+        let r = Recording {
+            id: Some("rec-1".into()),
+            media: Some("messaging".into()),
+            ..Default::default()
+        };
+        let conv = ConversationId::new("c-1").unwrap();
+        let err = from_recordings(&conv, &[&r]).unwrap_err();
+        assert!(matches!(err, SourceError::NotReady { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("\"rec-1\" (media \"messaging\") has no endTime"),
+            "{err}"
+        );
+        let garbled = Recording {
+            end_time: Some("\u{1b}[31mlater".into()),
+            ..r
+        };
+        let err = from_recordings(&conv, &[&garbled]).unwrap_err().to_string();
+        assert!(
+            err.contains("not a time") && !err.contains('\u{1b}'),
+            "{err}"
+        );
     }
 
     #[test]

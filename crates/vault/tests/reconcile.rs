@@ -17,6 +17,14 @@ use tvault_core::{Archiver, ConversationId, Outcome, keys};
 
 fn event(conv: &str, day: &str, with_attachments: bool) -> String {
     let mut e: serde_json::Value =
+        serde_json::from_str(&open_event(conv, day, with_attachments)).unwrap();
+    e["detail"]["endTime"] = format!("{day}T09:45:00.000Z").into();
+    serde_json::to_string(&e).unwrap()
+}
+
+/// As the seed fixture: a transcript without the conversation's end.
+fn open_event(conv: &str, day: &str, with_attachments: bool) -> String {
+    let mut e: serde_json::Value =
         serde_json::from_str(&util::transcript_events("rec", 1)[0]).unwrap();
     e["detail"]["conversationId"] = conv.into();
     for m in e["detail"]["messages"].as_array_mut().unwrap() {
@@ -46,14 +54,14 @@ fn day(s: &str) -> NaiveDate {
 async fn every_kind_of_holding_is_told_apart() {
     let vault = tvault_vault::open("memory://").unwrap();
     let archiver = Archiver::new(vault.clone(), None, Arc::new(SystemClock));
-    let put = |conv: &str, d: &str, att: bool| {
-        let raw = event(conv, d, att);
+    let put_raw = |raw: String| {
         let archiver = &archiver;
         async move {
             let out = archiver.archive_raw(&raw, Deadline::NONE).await.unwrap();
             assert!(matches!(out, Outcome::Archived(_)), "{out:?}");
         }
     };
+    let put = |conv: &str, d: &str, att: bool| put_raw(event(conv, d, att));
     // Complete, indexed on its start day.
     put("c-same-day", "2026-03-01", false).await;
     // Complete, ended (and indexed) two days after it started: inside the slack.
@@ -62,6 +70,11 @@ async fn every_kind_of_holding_is_told_apart() {
     put("c-far", "2026-05-30", false).await;
     // Archived without its attachments (no Genesys client here).
     put("c-partial", "2026-03-02", true).await;
+    // Only a generation without the conversation's end: incomplete.
+    put_raw(open_event("c-open", "2026-03-01", false)).await;
+    // A generation without the end, then one with it: archived.
+    put_raw(open_event("c-ended-later", "2026-03-01", false)).await;
+    put("c-ended-later", "2026-03-01", false).await;
     // An archive that never committed: a date-index marker and no manifest.
     let half = ConversationId::new("c-half").unwrap();
     vault
@@ -98,6 +111,8 @@ async fn every_kind_of_holding_is_told_apart() {
         expected("c-half", "2026-03-01"),
         expected("c-bad", "2026-03-01"),
         expected("c-never", "2026-03-02"),
+        expected("c-open", "2026-03-01"),
+        expected("c-ended-later", "2026-03-01"),
         // Outside the range: not counted.
         expected("c-outside", "2026-03-03"),
     ];
@@ -141,16 +156,26 @@ async fn every_kind_of_holding_is_told_apart() {
     assert!(matches!(status("c-bad"), Some(Holding::Unreadable { .. })));
     assert_eq!(status("c-never"), Some(Holding::Missing));
     assert_eq!(status("c-outside"), None);
-    assert_eq!(calls.into_inner(), 7);
+    let Some(Holding::Incomplete { generation }) = status("c-open") else {
+        panic!("c-open: {:?}", status("c-open"))
+    };
+    assert_eq!(generation.len(), 16);
+    assert!(matches!(
+        status("c-ended-later"),
+        Some(Holding::Archived { .. })
+    ));
+    assert_eq!(calls.into_inner(), 9);
 
     assert_eq!(report.days.len(), 2);
     let d1 = &report.days[0];
     assert_eq!(
-        (d1.day, d1.expected, d1.archived, d1.missing),
-        (day("2026-03-01"), 3, 1, 2)
+        (d1.day, d1.expected, d1.archived, d1.missing, d1.incomplete),
+        (day("2026-03-01"), 5, 2, 2, 1)
     );
     let ids = |v: &[ConversationId]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
     assert_eq!(ids(&d1.missing_ids), ["c-bad", "c-half"]);
+    assert_eq!(ids(&d1.incomplete_ids), ["c-open"]);
+    assert_eq!(report.incomplete(), 1);
     let d2 = &report.days[1];
     assert_eq!(
         (
@@ -164,7 +189,7 @@ async fn every_kind_of_holding_is_told_apart() {
     assert_eq!(ids(&d2.missing_ids), ["c-never"]);
     assert_eq!(ids(&d2.missing_attachment_ids), ["c-partial"]);
     assert!(!report.is_complete());
-    assert_eq!(report.gaps().count(), 4);
+    assert_eq!(report.gaps().count(), 5);
 }
 
 #[tokio::test]

@@ -214,6 +214,10 @@ fn message(msg: &Message, m: &Manifest, ex: &Exported) -> String {
     if let Some(d) = &msg.direction {
         meta += &format!(" &middot; {}", esc(&d.to_lowercase()));
     }
+    if let Some(b) = &msg.body_type {
+        let label = crate::show::body_type_label(b);
+        meta += &format!(" &middot; <span class=\"kind\">{}</span>", esc(&label));
+    }
     let text = match msg.text.as_deref() {
         Some(x) if !x.is_empty() => format!("<div class=\"text\">{}</div>", esc(x)),
         _ if !msg.attachments.is_empty() => String::new(),
@@ -365,6 +369,7 @@ mod tests {
                         path: "conversations/c-1/attachments/a2/gone.pdf".into(),
                     },
                 ],
+                body_type: None,
             }],
         }
     }

@@ -93,8 +93,10 @@ async fn a_short_range_is_listed_by_paged_sync_queries() {
     let want: Vec<String> = (0..500).map(|i| format!("conv-{i:06}")).collect();
     assert_eq!(ids(&l), want, "sorted by start");
     assert!(l.rejected.is_empty(), "{:?}", l.rejected);
-    assert_eq!((l.queries, l.pages), (1, 5));
-    assert_eq!(fake.count(Route::AnalyticsQuery), 5);
+    // Five full pages, then an empty one: only a short page ends the
+    // paging (totalHits, 500 here, is approximate in Genesys).
+    assert_eq!((l.queries, l.pages), (1, 6));
+    assert_eq!(fake.count(Route::AnalyticsQuery), 6);
     assert_eq!(fake.count(Route::AnalyticsAvailability), 1);
     assert_eq!(fake.count(Route::AnalyticsJobCreate), 0);
     let first = &l.conversations[0];
@@ -108,7 +110,7 @@ async fn a_short_range_is_listed_by_paged_sync_queries() {
         "{intervals:?}"
     );
     let seen = seen.into_inner().unwrap();
-    assert_eq!(seen.len(), 6, "five pages and the chunk: {seen:?}");
+    assert_eq!(seen.len(), 7, "six pages and the chunk: {seen:?}");
     assert_eq!(
         seen.last(),
         Some(&ListProgress {
@@ -414,4 +416,54 @@ async fn the_fake_validates_like_genesys() {
     .await;
     assert_eq!(v["totalHits"], 0);
     assert!(v.get("conversations").is_none(), "omitted when empty: {v}");
+}
+
+/// `totalHits` is approximate: one that says fewer rows than there are must
+/// not end the paging early (it used to: 250 rows, 150 said, 200 listed).
+#[tokio::test]
+async fn an_understated_total_hits_does_not_end_the_paging() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add_all(FakeConversation::spread("conv", 250, day("2026-09-20"), 1));
+    fake.set_total_hits_skew(-100);
+    let src = source_with(&fake, tuning(), CLIENT_SECRET);
+    let l = list(&src, days("2026-09-20", "2026-09-20")).await.unwrap();
+    assert_eq!(l.conversations.len(), 250);
+    assert_eq!(l.pages, 3, "two full pages and a short one");
+}
+
+/// One that says more than the ceiling on a single day is no reason to give
+/// up: the rows themselves decide (it used to be `TooMany`).
+#[tokio::test]
+async fn an_overstated_total_hits_on_a_single_day_is_not_too_many() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add_all(FakeConversation::spread("conv", 30, day("2026-09-20"), 1));
+    fake.set_total_hits_skew(1_000_000);
+    let src = source_with(&fake, tuning(), CLIENT_SECRET);
+    let l = list(&src, days("2026-09-20", "2026-09-20")).await.unwrap();
+    assert_eq!(l.conversations.len(), 30);
+    assert_eq!((l.queries, l.pages), (1, 1));
+}
+
+/// Jobs ask for `startOfDayIntervalMatching`, so conversations that started
+/// before the range but were active in it are not returned: they would fill
+/// the result ceiling with rows the listing skips (here: 5 of them plus 8 of
+/// the day's, over a ceiling of 10, made a single day `TooMany`).
+#[tokio::test]
+async fn jobs_list_by_start_day_so_earlier_conversations_do_not_fill_the_ceiling() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add_all(FakeConversation::spread("day", 8, day("2026-09-20"), 1));
+    for mut c in FakeConversation::spread("earlier", 5, day("2026-09-18"), 1) {
+        c.end_time = "2026-09-20T08:00:00.000Z".into();
+        fake.add(c);
+    }
+    fake.set_result_limit(10);
+    let tuning = Tuning {
+        analytics_max_results: 10,
+        ..jobs_tuning()
+    };
+    let src = source_with(&fake, tuning, CLIENT_SECRET);
+    let l = list(&src, days("2026-09-20", "2026-09-20")).await.unwrap();
+    let want: Vec<String> = (0..8).map(|i| format!("day-{i:06}")).collect();
+    assert_eq!(ids(&l), want);
+    assert_eq!(fake.count(Route::AnalyticsJobCreate), 1);
 }

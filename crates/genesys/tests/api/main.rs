@@ -7,7 +7,9 @@
 
 mod analytics;
 mod archive;
+mod chat;
 mod concurrency;
 mod faults;
 mod logs;
+mod unfinished;
 mod util;

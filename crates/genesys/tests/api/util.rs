@@ -147,3 +147,18 @@ impl Setup {
 pub fn sha256_hex(b: &[u8]) -> String {
     tvault_core::hash::sha256_hex(b)
 }
+
+/// The customer.end fixture as a legacy chat's (`mediaType` CHAT) for `conv`.
+pub fn chat_end(conv: &str) -> String {
+    customer_end(conv)
+        .replace("\"mediaType\": \"MESSAGE\"", "\"mediaType\": \"CHAT\"")
+        .replace("\"messageType\": \"WEBMESSAGING\",", "")
+}
+
+/// The transcript of the latest (only) generation of `conv`.
+pub async fn transcript_of(s: &Setup, conv: &str) -> tvault_core::transcript::Transcript {
+    let manifests = s.manifests(conv).await;
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    let path = &manifests[0].transcript().unwrap().path;
+    serde_json::from_slice(&std::fs::read(s.file(path)).unwrap()).unwrap()
+}

@@ -17,7 +17,7 @@
 //! Served routes (one host, as `GENESYSCLOUD_REGION=http://127.0.0.1:PORT` expects):
 //! `POST /oauth/token`, `GET /api/v2/conversations/{id}/recordings`,
 //! `GET /api/v2/conversations/messages/{id}`, `POST .../messages/bulk`,
-//! `GET .../messages/{messageId}`, `GET /api/v2/downloads/{downloadId}`,
+//! `GET .../messages/{messageId}` (404 for a legacy chat, as Genesys answers), `GET /api/v2/downloads/{downloadId}`,
 //! `GET /signed/{downloadId}` (the signed URL), `GET /cdn/{downloadId}` (a third-party host),
 //! and for listings `POST /api/v2/analytics/conversations/details/query`,
 //! `POST .../details/jobs`, `GET .../details/jobs/{jobId}`,
@@ -38,7 +38,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use model::{
-    Body, FakeAttachment, FakeConversation, FakeMessage, Fault, Media, Route, Sha, generated_sha256,
+    Body, CHAT_AGENT_COMMUNICATION, CHAT_AGENT_USER, CHAT_CUSTOMER_COMMUNICATION, FakeAttachment,
+    FakeConversation, FakeMessage, Fault, Media, Route, Sha, generated_sha256,
 };
 
 /// The OAuth client id the fake accepts.

@@ -181,10 +181,24 @@ pub struct FakeConversation {
     pub end_time: String,
     /// Whether analytics lists a `conversationEnd` (an open conversation has none).
     pub ended: bool,
-    /// The analytics `mediaType` of its sessions.
+    /// The analytics `mediaType` of its sessions. [`Media::Chat`] also makes
+    /// it a legacy chat everywhere: a `chat` recording with `transcript[]`,
+    /// and 404 from the messages API (FACTS.md, "Legacy chat").
     pub media: Media,
     pub messages: Vec<FakeMessage>,
+    /// Chats only: serve `utc` as epoch milliseconds (digits) instead of RFC 3339.
+    pub chat_utc_millis: bool,
+    /// Chats only: more `transcript[]` lines, served after the messages as
+    /// given (notices, members joining, typing; any `ChatMessage` shape).
+    pub chat_extra: Vec<serde_json::Value>,
 }
+
+/// The chat sample's customer communication (`from`, `senderCommunicationId`).
+pub const CHAT_CUSTOMER_COMMUNICATION: &str = "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e";
+/// The chat sample's agent communication.
+pub const CHAT_AGENT_COMMUNICATION: &str = "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f";
+/// The chat sample's agent user (`ChatMessage.user`).
+pub const CHAT_AGENT_USER: &str = "d3e4f5a6-b7c8-4d9e-8f0a-1b2c3d4e5f6a";
 
 /// The customer of the sample conversation (ids from the fixtures).
 pub const CUSTOMER_PARTICIPANT: &str = "0c9e8d7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f";
@@ -217,6 +231,8 @@ impl FakeConversation {
             end_time: "2026-09-20T09:31:40.123Z".into(),
             ended: true,
             media: Media::Message,
+            chat_utc_millis: false,
+            chat_extra: Vec::new(),
             messages: vec![
                 msg(
                     "6b1f0c2e9d8a4b7c8e5f3a2d1c0b9a87",
@@ -267,6 +283,46 @@ impl FakeConversation {
         }
     }
 
+    /// The legacy chat of `fixtures/genesys/api_get_conversation_recordings__chat.json`
+    /// under `id`: a customer and an agent (Sam Okafor), one line each.
+    pub fn chat_sample(id: &str) -> Self {
+        let line =
+            |mid: &str, ts: &str, purpose: &str, participant: &str, text: &str| FakeMessage {
+                id: mid.to_string(),
+                timestamp: ts.to_string(),
+                purpose: purpose.to_string(),
+                participant_id: participant.to_string(),
+                text: text.to_string(),
+                attachments: Vec::new(),
+            };
+        Self {
+            id: id.to_string(),
+            with_recording: true,
+            start_time: "2026-09-21T15:02:11.000Z".into(),
+            end_time: "2026-09-21T15:19:47.000Z".into(),
+            ended: true,
+            media: Media::Chat,
+            messages: vec![
+                line(
+                    "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+                    "2026-09-21T15:02:15.000Z",
+                    "customer",
+                    CHAT_CUSTOMER_COMMUNICATION,
+                    "Hello, I cannot log in to my account.",
+                ),
+                line(
+                    "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "2026-09-21T15:09:40.000Z",
+                    "agent",
+                    CHAT_AGENT_COMMUNICATION,
+                    "I have reset it; you will get an email in a minute.",
+                ),
+            ],
+            chat_utc_millis: false,
+            chat_extra: Vec::new(),
+        }
+    }
+
     /// A conversation without messages, for analytics listings: a web
     /// message started at `start` that ended ten minutes later.
     pub fn listed(id: &str, start: DateTime<Utc>) -> Self {
@@ -278,6 +334,8 @@ impl FakeConversation {
             ended: true,
             media: Media::Message,
             messages: Vec::new(),
+            chat_utc_millis: false,
+            chat_extra: Vec::new(),
         }
     }
 
@@ -303,7 +361,10 @@ impl FakeConversation {
         self
     }
 
-    /// Not ended yet: analytics lists it without `conversationEnd`.
+    /// Not ended yet: analytics lists it without `conversationEnd`, its
+    /// recording has no `endTime`, and on the messages API its customer is
+    /// still connected (no `endTime`) while the agent's session ended in a
+    /// transfer: what `user.end` of a transferred conversation finds.
     pub fn still_open(mut self) -> Self {
         self.ended = false;
         self

@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-use super::model::{Body, FakeAttachment, FakeConversation, Fault, Route, generated_chunk};
+use super::model::{Body, FakeAttachment, FakeConversation, Fault, Media, Route, generated_chunk};
 use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
 
 type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
@@ -295,6 +295,11 @@ fn api(
     let Some(c) = st.conversations.get(conv_id) else {
         return not_found();
     };
+    // A chat is not a message conversation: the messages API answers 404
+    // for it (FACTS.md, "Legacy chat").
+    if c.media == Media::Chat && route != Route::Recordings {
+        return not_found();
+    }
     match route {
         Route::Recordings => json_resp(200, shapes::recordings(base, c)),
         Route::Conversation => json_resp(200, shapes::conversation(c)),

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::model::{FakeAttachment, FakeConversation, FakeMessage};
+use super::model::{
+    CHAT_AGENT_COMMUNICATION, CHAT_AGENT_USER, CHAT_CUSTOMER_COMMUNICATION, FakeAttachment,
+    FakeConversation, FakeMessage, Media,
+};
 
 const CUSTOMER_ADDRESS: &str = "3b2a1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 const CHANNEL_ADDRESS: &str = "e0d1c2b3-a495-4867-9788-a6b5c4d3e2f1";
@@ -22,10 +25,16 @@ pub fn attachment_url(base: &str, a: &FakeAttachment) -> String {
     }
 }
 
-/// `GET /api/v2/conversations/{id}/recordings` (`api_get_conversation_recordings__messaging.json`).
+/// `GET /api/v2/conversations/{id}/recordings` (`api_get_conversation_recordings__messaging.json`,
+/// or `__chat.json` for a chat). A conversation still going on has a
+/// recording without `endTime` (FACTS.md: "a recording ... without an end
+/// time means the conversation has not ended").
 pub fn recordings(base: &str, c: &FakeConversation) -> Value {
     if !c.with_recording {
         return json!([]);
+    }
+    if c.media == Media::Chat {
+        return chat_recordings(c);
     }
     let transcript: Vec<Value> = c
         .messages
@@ -57,7 +66,7 @@ pub fn recordings(base: &str, c: &FakeConversation) -> Value {
             v
         })
         .collect();
-    json!([{
+    let mut rec = json!({
         "id": format!("rec-{}", c.id),
         "conversationId": c.id,
         "startTime": c.start_time,
@@ -68,7 +77,65 @@ pub fn recordings(base: &str, c: &FakeConversation) -> Value {
         "fileState": "AVAILABLE",
         "recordingFileRole": "CUSTOMER_EXPERIENCE",
         "selfUri": format!("/api/v2/conversations/{}/recordings/rec-{}", c.id, c.id),
-    }])
+    });
+    if !c.ended
+        && let Some(o) = rec.as_object_mut()
+    {
+        o.remove("endTime");
+    }
+    json!([rec])
+}
+
+/// A legacy chat's recording (`api_get_conversation_recordings__chat.json`;
+/// `ChatMessage` fields from platform-client-sdk `ChatMessage.md`). The
+/// fixture writes `bodyType` in lowercase where the SDK enum is uppercase;
+/// the fake follows the fixture, so clients must ignore case.
+fn chat_recordings(c: &FakeConversation) -> Value {
+    let mut transcript: Vec<Value> = c
+        .messages
+        .iter()
+        .map(|m| {
+            let customer = is_customer(m);
+            let (from, to) = if customer {
+                (CHAT_CUSTOMER_COMMUNICATION, CHAT_AGENT_COMMUNICATION)
+            } else {
+                (CHAT_AGENT_COMMUNICATION, CHAT_CUSTOMER_COMMUNICATION)
+            };
+            // The SDK types `utc` as a string without a format: both forms occur.
+            let utc = match (c.chat_utc_millis, chrono::DateTime::parse_from_rfc3339(&m.timestamp)) {
+                (true, Ok(t)) => json!(t.timestamp_millis().to_string()),
+                _ => json!(m.timestamp),
+            };
+            let mut v = json!({
+                "id": m.id, "message": m.id, "chat": c.id, "body": m.text,
+                "bodyType": "standard", "type": "message", "from": from, "to": to,
+                "utc": utc, "senderCommunicationId": m.participant_id,
+                "participantPurpose": m.purpose,
+            });
+            if !customer {
+                v["user"] = json!({"id": CHAT_AGENT_USER, "name": "Sam Okafor", "displayName": "Sam Okafor"});
+            }
+            v
+        })
+        .collect();
+    transcript.extend(c.chat_extra.iter().cloned());
+    let mut rec = json!({
+        "id": format!("rec-{}", c.id),
+        "conversationId": c.id,
+        "startTime": c.start_time,
+        "endTime": c.end_time,
+        "media": "chat",
+        "annotations": [],
+        "transcript": transcript,
+        "fileState": "AVAILABLE",
+        "selfUri": format!("/api/v2/conversations/{}/recordings/rec-{}", c.id, c.id),
+    });
+    if !c.ended
+        && let Some(o) = rec.as_object_mut()
+    {
+        o.remove("endTime");
+    }
+    json!([rec])
 }
 
 /// `GET /api/v2/conversations/messages/{id}` (`api_get_message_conversation.json`).
@@ -91,6 +158,7 @@ pub fn conversation(c: &FakeConversation) -> Value {
                 "purpose": purpose,
                 "state": "disconnected",
                 "direction": "inbound",
+                "disconnectType": if purpose == "customer" { "peer" } else { "client" },
                 "messages": msgs.iter().map(|m| json!({
                     "messageId": m.id,
                     "messageURI": format!("/api/v2/conversations/messages/{}/messages/{}", c.id, m.id),
@@ -104,6 +172,20 @@ pub fn conversation(c: &FakeConversation) -> Value {
                 p["externalContact"] = json!({"id": EXTERNAL_CONTACT});
             } else {
                 p["user"] = json!({"id": AGENT_USER});
+            }
+            // Still going on: the customer is connected and has no endTime
+            // (`MessageMediaParticipant.md`: `endTime`, `state`); the agent
+            // left in a transfer, the session whose `user.end` brought us here.
+            if !c.ended {
+                if purpose == "customer" {
+                    if let Some(o) = p.as_object_mut() {
+                        o.remove("endTime");
+                        o.remove("disconnectType");
+                    }
+                    p["state"] = json!("connected");
+                } else {
+                    p["disconnectType"] = json!("transfer");
+                }
             }
             p
         })
