@@ -66,6 +66,10 @@ while they are down. The raw payloads under source/ are not exported
 
 It never overwrites: if DIR/CONVERSATION_ID exists it refuses (exit 2).
 
+A manifest that cannot be read is named on stderr and skipped: the latest
+readable generation is exported (exit 0). --generation GEN reads that
+generation's manifest alone.
+
 Output: one line on stdout:
   exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
 where N and M count the transcript and the attachments, the files checked.";
@@ -88,18 +92,25 @@ pub async fn run(vault_location: &str, args: ExportArgs) -> Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let vault = tvault_vault::open(vault_location)?;
-    let manifest =
-        match read::manifest(vault.as_ref(), &conversation, args.generation.as_deref()).await {
-            Ok(m) => m,
-            Err(e @ (ReadError::NotArchived(_) | ReadError::NoSuchGeneration { .. })) => {
-                eprintln!("tvault: {e}");
-                return Ok(EXIT_FAILED);
-            }
-            Err(e) => {
-                eprintln!("tvault: conversation {conversation}: export refused: {e}");
-                return Ok(EXIT_FAILED);
-            }
-        };
+    let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
+        Ok(p) => p,
+        Err(e @ (ReadError::NotArchived(_) | ReadError::NoSuchGeneration { .. })) => {
+            eprintln!("tvault: {e}");
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => {
+            eprintln!(
+                "tvault: conversation {conversation}: export refused: {}",
+                crate::term::line(&e.to_string())
+            );
+            return Ok(EXIT_FAILED);
+        }
+    };
+    // A junk manifest beside good ones is named; the readable latest is exported.
+    for bad in &picked.skipped {
+        eprintln!("tvault: skipped {}", crate::term::line(&bad.to_string()));
+    }
+    let manifest = picked.manifest;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -114,7 +125,8 @@ pub async fn run(vault_location: &str, args: ExportArgs) -> Result<u8> {
         Ok(files) => files,
         Err(Refused(reason)) => {
             eprintln!(
-                "tvault: conversation {conversation}: export refused: {reason}; nothing was exported"
+                "tvault: conversation {conversation}: export refused: {}; nothing was exported",
+                crate::term::line(&reason)
             );
             return Ok(EXIT_FAILED);
         }
