@@ -58,7 +58,10 @@ SHA-256 tool, and compare manifest.json with the vault's copy
 
 Is the page safe to open? It runs no script and loads nothing from outside the
 folder: a Content-Security-Policy forbids both, and every text from the
-transcript is escaped. SVG attachments are linked, never displayed.
+transcript is escaped. SVG attachments are linked, never displayed. Links to
+attachments a browser would open as a page or could sniff as one (HTML, SVG,
+XML, anything but images, PDF, text, audio and video) carry `download`: the
+browser saves them instead of opening them in place.
 
 What it needs: read access to the vault only. No Genesys, no AWS: it works
 while they are down. The raw payloads under source/ are not exported
