@@ -22,7 +22,13 @@ struct Summary {
 }
 
 pub async fn run(vault_location: &str, args: ArchiveArgs) -> Result<u8> {
-    let files = input::expand(&args.inputs)?;
+    let inputs = input::expand(&args.inputs)?;
+    for path in &inputs.not_followed {
+        eprintln!(
+            "{}: not read: a symbolic link or special file inside a directory is not followed",
+            crate::term::line(&path.display().to_string())
+        );
+    }
     let settings = Settings {
         vault: vault_location.to_string(),
         ..Settings::from_env()
@@ -30,9 +36,8 @@ pub async fn run(vault_location: &str, args: ArchiveArgs) -> Result<u8> {
     let archiver = settings.archiver()?;
 
     let mut records: Vec<Record> = Vec::new();
-    for file in &files {
-        let (name, text) = input::read(file)?;
-        records.extend(input::records(&name, &text));
+    for file in &inputs.files {
+        records.extend(input::read_records(file)?);
     }
 
     let archiver = &archiver;

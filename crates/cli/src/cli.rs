@@ -80,7 +80,11 @@ Archive events from files, directories or stdin into the vault.
 Each input is either one whole JSON document or one JSON document per line
 (JSON Lines). A document may be an EventBridge event, an SQS record whose body
 is one, or an SQS event with Records[]. Directories are read for *.json,
-*.jsonl and *.ndjson files, in name order.
+*.jsonl and *.ndjson files, in name order; symbolic links and special files
+(FIFOs, devices) inside a directory are not followed, and each is named on
+stderr (a path given on the command line is read even if it is a link). A
+document over 64 MiB (a whole file, or one line of JSON Lines) fails as a
+record without being parsed; the other records still run.
 
 What happens to each event:
   - a Genesys lifecycle event (...customer.end, ...acw, ...user.end) for a
@@ -90,12 +94,15 @@ What happens to each event:
     messages[]: that transcript is archived as received; its attachments are
     fetched through the Genesys API, or listed as missing without credentials;
   - any other topic or media type: skipped (counted, not an error);
-  - anything else (not JSON, no or unsafe conversation id, wrong field types):
-    failed, reported as FILE:LINE: reason; the other records still run.
+  - anything else (not JSON, no or unsafe conversation id, wrong field types,
+    a time outside the years 0001-9999 once converted to UTC): failed,
+    reported as FILE:LINE: reason; the other records still run.
 
 Archiving is idempotent: a conversation already in the vault with the same
-content writes nothing (\"already in vault\"). Different content for the same
-conversation becomes a new generation; older ones stay.
+content downloads and writes nothing but the event itself, kept under
+source/ by its hash (\"already in vault\"; the same event again writes
+nothing at all). Different content for the same conversation becomes a new
+generation; older ones stay.
 
 Output: one line per failed record on stderr, then one summary line on stdout:
   archived N, already in vault N, skipped N, failed N";
@@ -108,6 +115,15 @@ is given, checks the transcript's SHA-256 against the manifest, and prints the
 messages in time order with senders and attachments. --json prints the stored
 transcript (transcript-vault/transcript/v1) byte for byte instead.
 
+Control characters in stored text (CR, ESC, BEL, C1 controls, bidirectional
+overrides) are printed escaped (\\r, \\x1b, \\u{9b}), and a backslash as
+\\\\, so a transcript cannot repaint the screen; a newline in a message
+continues on an indented line. --json is not escaped.
+
+A manifest that cannot be read (junk bytes, or not the manifest its name
+says) is named on stderr and skipped; the latest readable generation is
+shown (exit 0). --generation GEN reads that generation's manifest alone.
+
 Needs only read access to the vault: no Genesys, no AWS.";
 
 const VERIFY_ABOUT: &str = "\
@@ -115,12 +131,27 @@ Re-hash every object every manifest lists and report problems.
 
 Reports, one line each:
   missing    an object a manifest lists is not in the vault
-  corrupt    an object's SHA-256 or size differs from its manifest
+  corrupt    an object's SHA-256 or size differs from its manifest (every
+             manifest's claim is checked: two manifests that give one object
+             different hashes cannot both pass), or an unlisted raw payload
+             whose SHA-256 does not start with the sha16 in its name
   orphaned   an object under conversations/ that no manifest lists (for
              example left by an archive that was interrupted), or a date-index
              marker whose manifest does not exist
   unindexed  a manifest with no date-index marker
-  unreadable a manifest that is not valid transcript-vault/manifest/v1 JSON
+  unreadable a manifest that is not valid transcript-vault/manifest/v1 JSON,
+             or not the manifest its name says (conversation and generation);
+             the other manifests are still checked
+
+and, as information that is not a problem:
+  unlisted provenance  a raw payload under source/ of a conversation that has
+             a manifest, listed by no manifest, whose bytes match the sha16 in
+             its name: another event heard about content already archived
+             (acw after customer.end, or two deliveries racing to commit)
+
+The last line counts them: verified N manifest(s) of N conversation(s),
+N object(s): N problem(s)[, N unlisted provenance object(s)].
+Object names are printed with control characters escaped.
 
 With --from/--to, only the conversations indexed on those UTC days are
 checked (all their generations and objects), and the \"unindexed\" check is
@@ -138,7 +169,10 @@ message, else its event). One line per conversation and day: media type,
 messages, attachments (and how many are NOT IN VAULT), end time, the latest
 generation, when it was archived and what triggered it. --json prints one JSON
 object per line instead. A marker without its manifest (an archive interrupted
-before it committed) or an unreadable manifest is listed with the problem.
+before it committed), or a conversation whose indexed manifests are all
+unreadable, is listed with the problem. An unreadable manifest beside readable
+ones is named on stderr and skipped (it does not change the exit code; verify
+reports it). Text from the vault is printed with control characters escaped.
 
 Needs only read access to the vault: no Genesys, no AWS. Works the same on a
 local directory and on Azure (for example with a read-only SAS during an AWS

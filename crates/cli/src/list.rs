@@ -14,6 +14,7 @@ use tvault_core::read::{self, ReadError};
 
 use crate::cli::ListArgs;
 use crate::progress::Progress;
+use crate::term;
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// One line of `--json` output.
@@ -41,6 +42,9 @@ struct Line {
     missing_attachments: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// Unreadable manifests passed over for this line (reported on stderr).
+    #[serde(skip)]
+    skipped: Vec<read::Unreadable>,
 }
 
 pub async fn run(vault_location: &str, args: ListArgs) -> Result<u8> {
@@ -88,6 +92,9 @@ pub async fn run(vault_location: &str, args: ListArgs) -> Result<u8> {
     let mut problems = 0usize;
     for line in &lines {
         problems += usize::from(line.problem.is_some());
+        for bad in &line.skipped {
+            eprintln!("tvault list: skipped {}", term::line(&bad.to_string()));
+        }
         if args.json {
             writeln!(out, "{}", serde_json::to_string(line)?)?;
         } else {
@@ -95,7 +102,10 @@ pub async fn run(vault_location: &str, args: ListArgs) -> Result<u8> {
         }
     }
     for s in &strays {
-        eprintln!("tvault list: {s}: not a date-index marker name");
+        eprintln!(
+            "tvault list: {}: not a date-index marker name",
+            term::line(s)
+        );
     }
     eprintln!(
         "listed {} conversation(s) indexed on {} day(s) ({range}){}",
@@ -135,13 +145,31 @@ async fn describe(
         attachments: 0,
         missing_attachments: 0,
         problem: None,
+        skipped: Vec::new(),
     };
-    let latest: Result<Option<Manifest>, ReadError> = match ConversationId::new(conv) {
-        Ok(id) => read::latest_of(vault, &id, generations).await,
+    // Unreadable manifests are passed over (and named): the readable
+    // generations still describe the conversation.
+    let found: Result<read::Generations, ReadError> = match ConversationId::new(conv) {
+        Ok(id) => read::read_generations(vault, &id, generations).await,
         Err(e) => Err(ReadError::Corrupt {
             path: format!("index/.../{conv}"),
             reason: e.to_string(),
         }),
+    };
+    let latest: Result<Option<Manifest>, ReadError> = match found {
+        Ok(mut g) => match g.manifests.pop() {
+            Some(m) => {
+                line.skipped = g.unreadable;
+                Ok(Some(m))
+            }
+            None if !g.unreadable.is_empty() => {
+                let first = g.unreadable.remove(0);
+                line.skipped = g.unreadable;
+                Err(first.into())
+            }
+            None => Ok(None),
+        },
+        Err(e) => Err(e),
     };
     match latest {
         Ok(Some(m)) => {
@@ -177,19 +205,22 @@ async fn describe(
     line
 }
 
+/// One line for a person: every text from the vault escaped ([`term`]), so
+/// a manifest or an index name cannot drive the terminal.
 fn human(l: &Line) -> String {
-    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let or_dash = |o: &Option<String>| o.as_deref().map_or_else(|| "-".into(), term::line);
     match &l.problem {
         Some(p) => format!(
-            "{}  {}  {}: {p}",
+            "{}  {}  {}: {}",
             l.day,
-            l.conversation_id,
-            l.status.to_uppercase()
+            term::line(&l.conversation_id),
+            l.status.to_uppercase(),
+            term::line(p)
         ),
         None => format!(
             "{}  {}  {}  {} message(s), {} attachment(s){}  ended {}  gen {} archived {} ({})",
             l.day,
-            l.conversation_id,
+            term::line(&l.conversation_id),
             or_dash(&l.media_type),
             l.messages,
             l.attachments,

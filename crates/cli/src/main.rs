@@ -12,6 +12,7 @@ mod list;
 mod progress;
 mod reconcile;
 mod show;
+mod term;
 mod verify;
 mod worker;
 
@@ -56,7 +57,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("tvault: {e:#}");
+            // Errors quote names and values from outside: escaped for the terminal.
+            eprintln!("tvault: {}", term::line(&format!("{e:#}")));
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -9,33 +9,42 @@ use tvault_core::read;
 use tvault_core::transcript::Transcript;
 
 use crate::cli::ShowArgs;
+use crate::term;
 use crate::{EXIT_FAILED, EXIT_OK};
 
 pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     let conversation = ConversationId::new(args.conversation_id.clone())
         .with_context(|| format!("conversation id {:?}", args.conversation_id))?;
     let vault = tvault_vault::open(vault_location)?;
-    let manifest = match read::manifest(vault.as_ref(), &conversation, args.generation.as_deref())
-        .await
-    {
-        Ok(m) => m,
-        Err(e @ (read::ReadError::NotArchived(_) | read::ReadError::NoSuchGeneration { .. })) => {
-            eprintln!("tvault: {e}");
+    let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
+        Ok(p) => p,
+        Err(
+            e @ (read::ReadError::NotArchived(_)
+            | read::ReadError::NoSuchGeneration { .. }
+            | read::ReadError::BadManifest { .. }),
+        ) => {
+            eprintln!("tvault: {}", term::line(&e.to_string()));
             return Ok(EXIT_FAILED);
         }
         Err(e) => return Err(e.into()),
     };
+    // A junk manifest beside good ones (a writer credential can create one;
+    // WORM keeps it) is named, and the readable generations are still shown.
+    for bad in &picked.skipped {
+        eprintln!("tvault: skipped {}", term::line(&bad.to_string()));
+    }
+    let manifest = picked.manifest;
     let Some(entry) = manifest.transcript() else {
         eprintln!(
             "tvault: manifest {} lists no transcript",
-            manifest.generation
+            term::line(&manifest.generation)
         );
         return Ok(EXIT_FAILED);
     };
     let bytes = match read::read_checked(vault.as_ref(), entry).await {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("tvault: {e}");
+            eprintln!("tvault: {}", term::line(&e.to_string()));
             return Ok(EXIT_FAILED);
         }
     };
@@ -44,8 +53,8 @@ pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
         out.write_all(&bytes)?;
         return Ok(EXIT_OK);
     }
-    let transcript: Transcript =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", entry.path))?;
+    let transcript: Transcript = serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing {}", term::line(&entry.path)))?;
     write!(out, "{}", render(&transcript, &manifest))?;
     Ok(EXIT_OK)
 }
@@ -70,10 +79,11 @@ pub fn body_type_label(body_type: &str) -> String {
     }
 }
 
-/// The transcript as text for a person.
+/// The transcript as text for a person. Every text from the vault goes
+/// through [`term`]: escaped, so it cannot drive the terminal.
 pub fn render(t: &Transcript, m: &Manifest) -> String {
     let mut s = String::new();
-    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let or_dash = |o: &Option<String>| o.as_deref().map_or_else(|| "-".into(), term::line);
     s += &format!(
         "Conversation {}  ({})\n",
         t.conversation_id,
@@ -86,8 +96,8 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
     );
     s += &format!(
         "Generation {}, archived {} ({}{})\n\n",
-        m.generation,
-        m.archived_at,
+        term::line(&m.generation),
+        term::line(&m.archived_at),
         serde_json::to_value(m.trigger.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -95,7 +105,7 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
         m.trigger
             .topic
             .as_deref()
-            .map(|t| format!(", {t}"))
+            .map(|t| format!(", {}", term::line(t)))
             .unwrap_or_default()
     );
     for msg in &t.messages {
@@ -106,16 +116,17 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
             .or_else(|| msg.purpose.clone())
             .unwrap_or_else(|| "unknown".into());
         let mut role = match (&msg.purpose, &msg.sender.name) {
-            (Some(p), Some(_)) => format!(" ({p})"),
+            (Some(p), Some(_)) => format!(" ({})", term::line(p)),
             _ => String::new(),
         };
         if let Some(b) = &msg.body_type {
             role += &format!(" [{}]", body_type_label(b));
         }
         s += &format!(
-            "[{}] {who}{role}: {}\n",
+            "[{}] {}{role}: {}\n",
             or_dash(&msg.timestamp),
-            msg.text.as_deref().unwrap_or("")
+            term::line(&who),
+            term::lines(msg.text.as_deref().unwrap_or(""), "    ")
         );
         for a in &msg.attachments {
             let missing = m
@@ -124,14 +135,14 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
                 .find(|x| x.attachment_id == a.attachment_id);
             s += &format!(
                 "    attachment {} ({}, {}){}\n",
-                a.name.as_deref().unwrap_or(a.attachment_id.as_str()),
-                a.content_type.as_deref().unwrap_or("type unknown"),
+                term::line(a.name.as_deref().unwrap_or(a.attachment_id.as_str())),
+                term::line(a.content_type.as_deref().unwrap_or("type unknown")),
                 a.size
                     .map(|n| format!("{n} bytes"))
                     .unwrap_or_else(|| "size unknown".into()),
                 match missing {
-                    Some(x) => format!(": NOT IN VAULT ({})", x.reason),
-                    None => format!(": {}", a.path),
+                    Some(x) => format!(": NOT IN VAULT ({})", term::line(&x.reason)),
+                    None => format!(": {}", term::line(&a.path)),
                 }
             );
         }

@@ -12,6 +12,7 @@ use tvault_core::{ConversationId, keys};
 
 use crate::cli::VerifyArgs;
 use crate::progress::Progress;
+use crate::term;
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
@@ -88,11 +89,13 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     let read_manifests: Vec<(&str, Result<Manifest, String>)> =
         futures::stream::iter(manifest_paths)
             .map(|path| async move {
+                // Junk under a manifest name (a writer credential can make
+                // one; WORM keeps it) is reported, and the rest still checked.
                 let m = vault
                     .get(path)
                     .await
                     .map_err(|e| e.to_string())
-                    .and_then(|b| Manifest::from_slice(&b));
+                    .and_then(|b| read::manifest_at(path, &b));
                 progress_ref.inc();
                 (path, m)
             })
@@ -119,12 +122,14 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             .or_default()
             .insert(m.generation.clone());
     }
-    let unique: BTreeMap<&str, &ObjectEntry> = manifests
+    // One check per (path, sha256, size): two manifests that list one path
+    // with different hashes are both checked (one of them must be wrong).
+    let unique: BTreeMap<(&str, &str, u64), &ObjectEntry> = manifests
         .iter()
         .flat_map(|m| &m.objects)
-        .map(|e| (e.path.as_str(), e))
+        .map(|e| ((e.path.as_str(), e.sha256.as_str(), e.size), e))
         .collect();
-    let referenced: BTreeSet<&str> = unique.keys().copied().collect();
+    let referenced: BTreeSet<&str> = unique.keys().map(|(path, _, _)| *path).collect();
 
     let progress = Progress::new("verify: hashing objects", "objects", unique.len() as u64);
     let progress_ref = &progress;
@@ -179,11 +184,32 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             }
         }
     }
+    // Unlisted objects. A raw payload of a conversation that has a manifest
+    // is provenance of content already archived (another event about it, or
+    // the loser of two deliveries racing to commit): checked by the sha16 in
+    // its name and reported as information. Anything else is an orphan.
+    let mut unlisted_sources: Vec<&str> = Vec::new();
     for path in names.iter().filter(|p| p.starts_with("conversations/")) {
-        if keys::parse_manifest(path).is_none() && !referenced.contains(path.as_str()) {
-            problems.push(format!("orphaned {path}: no manifest lists it"));
+        if keys::parse_manifest(path).is_some() || referenced.contains(path.as_str()) {
+            continue;
+        }
+        match keys::parse_source(path) {
+            Some((conv, _)) if committed.contains_key(conv) => unlisted_sources.push(path),
+            _ => problems.push(format!("orphaned {path}: no manifest lists it")),
         }
     }
+    let mut provenance: Vec<String> = Vec::new();
+    let mut checks = futures::stream::iter(unlisted_sources)
+        .map(|path| async move { (path, check_by_name(vault, path).await) })
+        .buffer_unordered(concurrency);
+    while let Some((path, result)) = checks.next().await {
+        match result {
+            Ok(()) => provenance.push(format!("unlisted provenance {path}")),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    drop(checks);
+    provenance.sort();
     for path in names
         .iter()
         .filter(|p| !p.starts_with("conversations/") && !p.starts_with("index/"))
@@ -191,19 +217,41 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         problems.push(format!("orphaned {path}: outside the vault layout"));
     }
 
-    for p in &problems {
-        println!("{p}");
+    // Object names come from whoever could write: escaped for the terminal.
+    for line in provenance.iter().chain(&problems) {
+        println!("{}", term::line(line));
     }
     println!(
-        "verified {} manifest(s) of {} conversation(s), {objects} object(s){}: {} problem(s)",
+        "verified {} manifest(s) of {} conversation(s), {objects} object(s){}: {} problem(s){}",
         manifests.len(),
         committed.len(),
         range.map(|r| format!(" indexed {r}")).unwrap_or_default(),
-        problems.len()
+        problems.len(),
+        if provenance.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unlisted provenance object(s)", provenance.len())
+        }
     );
     Ok(if problems.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILED
     })
+}
+
+/// Hash an unlisted raw payload and compare it with the sha16 in its name
+/// (`source/{name}.{sha16}.json`); the problem line when it differs.
+async fn check_by_name(vault: &dyn Vault, path: &str) -> Result<(), String> {
+    let Some((_, sha16)) = keys::parse_source(path) else {
+        return Err(format!("orphaned {path}: no manifest lists it"));
+    };
+    match read::hash_object(vault, path).await {
+        Ok((sha, _)) if sha.starts_with(sha16) => Ok(()),
+        Ok((sha, _)) => Err(format!(
+            "corrupt {path}: sha256 {sha}, its name says {sha16}"
+        )),
+        Err(ReadError::Vault(VaultError::NotFound { .. })) => Err(format!("missing {path}")),
+        Err(e) => Err(format!("unreadable {path}: {e}")),
+    }
 }

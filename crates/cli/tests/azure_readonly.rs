@@ -194,6 +194,105 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
     assert!(!stderr.contains(sig), "the SAS signature reached stderr");
 }
 
+/// Configuration mistakes an operator can make with a real SAS in hand: each
+/// is refused as a configuration error (exit 2) by a read command, and
+/// neither the message nor anything else printed shows the signature or a
+/// password. The same SAS, given properly, works against Azurite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_errors_never_echo_a_sas_or_a_password() {
+    let Some((vault_url, cs)) = pipeline::azurite_container(ACCOUNT).await else {
+        return;
+    };
+    let (account_url, container) = vault_url.rsplit_once('/').unwrap();
+    let Some(sas) = read_only_sas(container) else {
+        return;
+    };
+    let sig = sas
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sig="))
+        .unwrap()
+        .to_string();
+    let password = "pa55-Word-never-shown";
+    let list = ["list", "--from", "2026-01-01", "--to", "2026-01-02"];
+    let port_host = account_url.trim_start_matches("http://");
+
+    let ok = tvault(&vault_url, &[("AZURE_STORAGE_SAS_TOKEN", &sas)], &list);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+
+    /// What is wrong, the vault URL, and the environment.
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
+        (
+            "the SAS in the vault URL",
+            format!("{vault_url}?{sas}"),
+            vec![],
+        ),
+        (
+            "the SAS after az://",
+            format!("az://{container}?{sas}"),
+            vec![("AZURE_STORAGE_CONNECTION_STRING", cs.clone())],
+        ),
+        (
+            "a password in a vault URL with a folder",
+            format!("http://reader:{password}@{port_host}/{container}/folder"),
+            vec![("AZURE_STORAGE_SAS_TOKEN", sas.clone())],
+        ),
+        (
+            "a password in a usable vault URL",
+            format!("http://reader:{password}@{port_host}/{container}"),
+            vec![("AZURE_STORAGE_SAS_TOKEN", sas.clone())],
+        ),
+        (
+            "a Blob SAS URL pasted as BlobEndpoint",
+            format!("az://{container}"),
+            vec![(
+                "AZURE_STORAGE_CONNECTION_STRING",
+                format!("BlobEndpoint={account_url}?{sas};SharedAccessSignature={sas}"),
+            )],
+        ),
+        (
+            "a SAS-carrying BlobEndpoint that disagrees with the vault URL",
+            vault_url.clone(),
+            vec![(
+                "AZURE_STORAGE_CONNECTION_STRING",
+                format!(
+                    "BlobEndpoint=http://localhost:1/{ACCOUNT}?{sas};SharedAccessSignature={sas}"
+                ),
+            )],
+        ),
+        (
+            "a SAS in AZURE_STORAGE_ENDPOINT",
+            format!("az://{container}"),
+            vec![
+                ("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT.to_string()),
+                ("AZURE_STORAGE_ENDPOINT", format!("{account_url}?{sas}")),
+                ("AZURE_STORAGE_SAS_TOKEN", sas.clone()),
+            ],
+        ),
+        (
+            "credentials in a vault URL of another scheme",
+            format!("s3://reader:{password}@bucket/vault?{sas}"),
+            vec![],
+        ),
+    ];
+    for (what, vault, env) in cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = tvault(&vault, &env, &list);
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{what}: {printed}");
+        assert!(
+            !printed.contains(&sig),
+            "{what}: the signature was printed: {printed}"
+        );
+        assert!(
+            !printed.contains(password),
+            "{what}: the password was printed: {printed}"
+        );
+        assert!(!printed.contains("sig="), "{what}: {printed}");
+        assert!(printed.starts_with("tvault: "), "{what}: {printed}");
+    }
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {

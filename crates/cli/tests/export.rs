@@ -80,17 +80,27 @@ struct Archived {
 /// The fixture conversation, pulled from the fake Genesys API into a local
 /// vault: five messages (one with a hostile text), a PNG and a PDF.
 async fn archive_sample() -> Archived {
+    archive_sample_as(
+        ("magenta square.png", "image/png", magenta_png()),
+        ("invoice-10442.pdf", "application/pdf", invoice_pdf()),
+    )
+    .await
+}
+
+/// [`archive_sample`] with other names, types and bytes for the photo and
+/// the invoice.
+async fn archive_sample_as(
+    photo: (&str, &str, Vec<u8>),
+    invoice: (&str, &str, Vec<u8>),
+) -> Archived {
     let fake = FakeGenesys::start().await.unwrap();
-    let (photo, invoice) = (magenta_png(), invoice_pdf());
-    let mut conv = FakeConversation::sample(CONV, photo.clone(), invoice.clone());
+    let mut conv = FakeConversation::sample(CONV, photo.2.clone(), invoice.2.clone());
     conv.messages[0].text = HOSTILE.into();
     for a in conv.attachments_mut() {
-        if a.id == PHOTO_ID {
-            (a.filename, a.mime) = ("magenta square.png".into(), "image/png".into());
-        } else {
-            (a.filename, a.mime) = ("invoice-10442.pdf".into(), "application/pdf".into());
-        }
+        let (name, mime, _) = if a.id == PHOTO_ID { &photo } else { &invoice };
+        (a.filename, a.mime) = (name.to_string(), mime.to_string());
     }
+    let (photo, invoice) = (photo.2, invoice.2);
     let texts: Vec<String> = conv.messages.iter().map(|m| m.text.clone()).collect();
     assert_eq!(texts.iter().filter(|t| !t.is_empty()).count(), 4);
     fake.add(conv);
@@ -377,6 +387,54 @@ fn a_conversation_not_in_the_vault_is_reported_like_show() {
     );
     assert!(files_under(&out).is_empty());
 }
+
+/// Attachments a browser would open as a page (HTML, SVG, XML) are linked
+/// with `download`: the browser saves them, it never runs them in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_content_attachments_are_linked_for_download_only() {
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec();
+    let page = b"<html><body><script>document.title='pwned'</script></body></html>".to_vec();
+    let a = archive_sample_as(
+        ("logo.svg", "image/svg+xml", svg),
+        ("invoice.html", "text/html", page),
+    )
+    .await;
+    let o = export(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let html = std::fs::read_to_string(a.out.join(CONV).join("index.html")).unwrap();
+    for rel in [
+        format!("attachments/{PHOTO_ID}/logo.svg"),
+        format!("attachments/{INVOICE_ID}/invoice.html"),
+    ] {
+        assert!(
+            !html.contains(&format!("<a href=\"{rel}\">")),
+            "{rel} would open in place"
+        );
+        assert_eq!(
+            html.matches(&format!("<a href=\"{rel}\" download>"))
+                .count(),
+            2,
+            "{rel}: beside its message and in the integrity table"
+        );
+    }
+    assert!(
+        !html.contains("<img src=\"data:image/svg"),
+        "an SVG is never inline"
+    );
+
+    let Some(chromium) = chromium() else { return };
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", a.out.join(CONV).join("index.html").display());
+    let dom = headless(&chromium, profile.path(), &["--dump-dom", &url]);
+    let dom = text(&dom.stdout);
+    assert!(
+        dom.contains(&format!(
+            "<a href=\"attachments/{INVOICE_ID}/invoice.html\" download=\"\">invoice.html</a>"
+        )),
+        "{dom}"
+    );
+}
+
 
 /// A legacy chat exports like any conversation: its lines, the agent's name,
 /// a member joining labelled in words, and the checked transcript.

@@ -4,8 +4,9 @@
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Route};
 
@@ -15,14 +16,20 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn tvault(vault: &Path, base_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tvault"))
-        .arg("--vault")
+fn command(vault: &Path, base_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
+    cmd.arg("--vault")
         .arg(vault)
         .args(args)
+        .env_remove("TVAULT_VAULT")
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
-        .env("GENESYSCLOUD_REGION", base_url)
+        .env("GENESYSCLOUD_REGION", base_url);
+    cmd
+}
+
+fn tvault(vault: &Path, base_url: &str, args: &[&str]) -> Output {
+    command(vault, base_url, args)
         .env("RUST_LOG", "debug")
         .output()
         .unwrap()
@@ -129,6 +136,187 @@ fn partial_genesys_settings_are_a_configuration_error() {
         "{err}"
     );
 }
+
+/// `fixture` (an EventBridge event of the sample conversation) for `conv`,
+/// on one line.
+fn event_for(fixture: &str, conv: &str) -> String {
+    let text = std::fs::read_to_string(repo().join("fixtures/genesys").join(fixture)).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text.replace(CONV, conv)).unwrap();
+    value.to_string()
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `customer.end` and `acw` of the same 200 conversations, archived by two
+/// processes at once: both compute the same generation, one commits it, and
+/// the other's event (which no manifest lists) must still be in the vault,
+/// and the vault must verify clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_archiving_the_same_conversations_from_different_events_verify_clean() {
+    let fake = FakeGenesys::start().await.unwrap();
+    // Genesys states a generous allowance, so the client's pacer does not
+    // stretch 2,000 requests over minutes.
+    fake.set_rate_limit_allowed(Some(1_000_000));
+    let ids: Vec<String> = (0..200).map(|i| format!("race-{i:04}")).collect();
+    for id in &ids {
+        fake.add(FakeConversation::sample(
+            id,
+            format!("photo of {id}").into_bytes(),
+            format!("invoice of {id}").into_bytes(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let mut inputs = Vec::new();
+    for fixture in [
+        "eventbridge_customer_end__webmessaging.json",
+        "eventbridge_acw__webmessaging.json",
+    ] {
+        let lines: Vec<String> = ids.iter().map(|id| event_for(fixture, id)).collect();
+        let path = dir.path().join(format!("{fixture}l"));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        inputs.push((path, lines));
+    }
+
+    let (v, base) = (vault.clone(), fake.base_url());
+    let paths: Vec<PathBuf> = inputs.iter().map(|(p, _)| p.clone()).collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let children: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                command(&v, &base, &["archive", p.to_str().unwrap()])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let mut archived = 0;
+    for out in &outputs {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = stdout.lines().next().unwrap();
+        let counts: Vec<usize> = summary
+            .split(", ")
+            .map(|part| part.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(counts[0] + counts[1], 200, "{summary}");
+        assert_eq!(counts[3], 0, "{summary}");
+        archived += counts[0];
+    }
+    assert!(archived >= 200, "every conversation archived at least once");
+
+    let v = vault.clone();
+    let verify = tokio::task::spawn_blocking(move || tvault(&v, "http://127.0.0.1:9", &["verify"]))
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("verified 200 manifest(s) of 200 conversation(s)"),
+        "{report}"
+    );
+    assert!(!report.contains("orphaned"), "{report}");
+    // Each conversation's other event is kept, listed by no manifest.
+    assert!(
+        report.contains(": 0 problem(s), 200 unlisted provenance object(s)"),
+        "{report}"
+    );
+    eprintln!("archived by the two processes together: {archived} of 400 records");
+    let help = Command::new(env!("CARGO_BIN_EXE_tvault"))
+        .args(["verify", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("unlisted provenance"));
+
+    // Every event, from either process, is in the vault byte for byte.
+    let stored = files(&vault.join("conversations"));
+    for (i, id) in ids.iter().enumerate() {
+        let sources: Vec<&Vec<u8>> = stored
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("{id}/source/event.")))
+            .map(|(_, b)| b)
+            .collect();
+        for (path, lines) in &inputs {
+            assert!(
+                sources.iter().any(|b| **b == lines[i].as_bytes()),
+                "{id}: the event of {} is not in the vault",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Attachment names that Windows reserves for devices are stored under a
+/// name any disk can hold; the attachment itself is kept byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_named_like_windows_devices_are_stored_under_a_safe_name() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut conv = FakeConversation::sample(CONV, b"photo".to_vec(), b"invoice".to_vec());
+    let mut names = ["CON.jpg", "nul"].into_iter();
+    for a in conv.attachments_mut() {
+        a.filename = names.next().unwrap().to_string();
+    }
+    let ids: Vec<String> = conv.attachments_mut().map(|a| a.id.clone()).collect();
+    fake.add(conv);
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let (v, b) = (vault.clone(), fake.base_url());
+    let out =
+        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", event.to_str().unwrap()]))
+            .await
+            .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let att = vault.join(format!("conversations/{CONV}/attachments"));
+    assert_eq!(
+        std::fs::read(att.join(&ids[0]).join("CON_.jpg")).unwrap(),
+        b"photo"
+    );
+    assert_eq!(
+        std::fs::read(att.join(&ids[1]).join("nul_")).unwrap(),
+        b"invoice"
+    );
+    let stored: Vec<String> = files(&att).into_keys().collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}
+
 
 /// The chat of `fixtures/genesys/api_get_conversation_recordings__chat.json`.
 const CHAT: &str = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";

@@ -237,6 +237,9 @@ impl Archiver {
             .await
             .map_err(vault_err)?
         {
+            self.record_event(&conversation, &content.sources, deadline)
+                .await
+                .map_err(vault_err)?;
             info!(conversation_id = %conversation, generation = %hoped, "already in vault");
             return Ok(Outcome::AlreadyInVault {
                 conversation_id: conversation,
@@ -276,6 +279,9 @@ impl Archiver {
         let generation = generation(&transcript_sha, &missing_ids);
         let manifest_path = keys::manifest(&conversation, &generation);
         if generation != hoped && self.vault.exists(&manifest_path).await.map_err(vault_err)? {
+            self.record_event(&conversation, &content.sources, deadline)
+                .await
+                .map_err(vault_err)?;
             return Ok(Outcome::AlreadyInVault {
                 conversation_id: conversation,
                 generation,
@@ -380,6 +386,25 @@ impl Archiver {
             missing: manifest.missing,
             bytes_written,
         }))
+    }
+
+    /// Keep the event of a delivery whose content is already archived, under
+    /// `source/` like any raw payload: create-only and named by its hash, so
+    /// a redelivery of the same bytes writes nothing, while another event
+    /// about the same content (`acw` after `customer.end`, or one that lost
+    /// the race to commit) stays findable. No manifest lists it; `verify`
+    /// checks it by its name (see docs/vault-format.md).
+    async fn record_event(
+        &self,
+        conversation: &ConversationId,
+        sources: &[SourceDoc],
+        deadline: Deadline,
+    ) -> Result<(), VaultError> {
+        for doc in sources.iter().filter(|d| d.name == "event") {
+            let path = keys::source(conversation, &doc.name, sha16(&sha256_hex(&doc.bytes)));
+            self.put_json(&path, doc.bytes.clone(), deadline).await?;
+        }
+        Ok(())
     }
 
     async fn put_json(

@@ -7,11 +7,13 @@
 //! tolerated (every Genesys field is optional), while a field that is present
 //! with the wrong type is a precise error.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::id::{AttachmentId, ConversationId, IdError};
-use crate::transcript::{AttachmentRef, Draft, DraftMessage, Sender, parse_time};
+use crate::transcript::{
+    AttachmentRef, Draft, DraftMessage, Sender, TimeError, from_epoch_millis, parse_time,
+};
 
 /// Topic suffixes of the conversation lifecycle events that trigger an archive.
 pub const LIFECYCLE_SUFFIXES: [&str; 3] = ["customer.end", "acw", "user.end"];
@@ -299,7 +301,12 @@ fn event_time(
                         &Value::Number(n.clone()),
                     )
                 })?;
-                return Ok(Utc.timestamp_millis_opt(ms).single());
+                return from_epoch_millis(ms)
+                    .map(Some)
+                    .map_err(|e| InvalidInput::BadValue {
+                        field: format!("{body_path}.eventTime"),
+                        reason: format!("{ms} {e}"),
+                    });
             }
             Some(other) => {
                 return Err(wrong_type(
@@ -406,7 +413,12 @@ fn opt_time(
             .map(Some)
             .map_err(|e| InvalidInput::BadValue {
                 field: join(at, key),
-                reason: format!("{:?} is not an RFC 3339 time ({e})", shorten(&s)),
+                reason: match e {
+                    TimeError::NotRfc3339(e) => {
+                        format!("{:?} is not an RFC 3339 time ({e})", shorten(&s))
+                    }
+                    out_of_range => format!("{:?} {out_of_range}", shorten(&s)),
+                },
             }),
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! Genesys ids become path segments in the vault, so they are checked against
 //! one strict pattern, `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, before anything
-//! is written. File names come from customers and are only *reduced* to a
-//! safe set, never rejected: an attachment called `../../etc/passwd` is still
-//! archived, as `etc_passwd`.
+//! is written; an id may also not end in `.` (Azure refuses path segments that
+//! do) nor be a Windows device name (`CON`, `NUL`, `COM1`, ...: an export to a
+//! Windows disk could not create it). File names come from customers and are
+//! only *reduced* to a safe set, never rejected: an attachment called
+//! `../../etc/passwd` is still archived, as `passwd`, and one called `CON.txt`
+//! as `CON_.txt`.
 
 use std::fmt;
 
@@ -27,9 +30,32 @@ pub enum IdError {
     BadStart,
     #[error("contains {0:?}; only letters, digits, '.', '_' and '-' are allowed")]
     BadChar(char),
+    #[error("ends with '.'; Azure object names may not have a path segment that does")]
+    EndsWithDot,
+    #[error("is the Windows device name {0}, which no file or folder can be called")]
+    DeviceName(String),
 }
 
-/// Check `s` against `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`.
+/// Names Windows reserves for devices, whatever the case and whatever follows
+/// the first dot (`nul.txt` is the device too). From Microsoft's "Naming
+/// Files, Paths, and Namespaces"; `COM0` and `LPT0` are listed there as well.
+const DEVICE_NAMES: [&str; 24] = [
+    "CON", "PRN", "AUX", "NUL", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7",
+    "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// The device name `name` stands for on Windows, if any: its part before the
+/// first dot, compared without case.
+fn device_name(name: &str) -> Option<&'static str> {
+    let stem = name.split('.').next().unwrap_or(name);
+    DEVICE_NAMES
+        .iter()
+        .find(|d| d.eq_ignore_ascii_case(stem))
+        .copied()
+}
+
+/// Check `s` against `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, not ending in `.`
+/// and not a Windows device name.
 pub fn check_id(s: &str) -> Result<(), IdError> {
     let len = s.chars().count();
     let first = s.chars().next().ok_or(IdError::Empty)?;
@@ -39,11 +65,17 @@ pub fn check_id(s: &str) -> Result<(), IdError> {
     if !first.is_ascii_alphanumeric() {
         return Err(IdError::BadStart);
     }
-    match s
+    if let Some(c) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        Some(c) => Err(IdError::BadChar(c)),
+        return Err(IdError::BadChar(c));
+    }
+    if s.ends_with('.') {
+        return Err(IdError::EndsWithDot);
+    }
+    match device_name(s) {
+        Some(d) => Err(IdError::DeviceName(d.to_string())),
         None => Ok(()),
     }
 }
@@ -110,8 +142,9 @@ safe_id!(
 /// Only the last path component counts (both `/` and `\` separate); every
 /// character outside `[A-Za-z0-9._-]` becomes `_`; runs of `.` are folded so
 /// no `..` survives; leading dots and underscores are dropped (no hidden
-/// files); the result is cut to [`MAX_FILE_NAME_LEN`] keeping the extension.
-/// An empty result becomes `attachment`.
+/// files); a Windows device name (`CON.txt`, `nul`) gets `_` after its stem
+/// (`CON_.txt`), so the name can be written on any disk; the result is cut to
+/// [`MAX_FILE_NAME_LEN`] keeping the extension. An empty result becomes `attachment`.
 pub fn safe_file_name(name: &str) -> String {
     let last = name
         .rsplit(['/', '\\'])
@@ -133,7 +166,11 @@ pub fn safe_file_name(name: &str) -> String {
     }
     let out = out.trim_start_matches(['.', '_']).trim_end_matches('.');
     let out = if out.is_empty() { "attachment" } else { out };
-    truncate_keeping_extension(out, MAX_FILE_NAME_LEN)
+    let out = match device_name(out) {
+        Some(d) => format!("{}_{}", &out[..d.len()], &out[d.len()..]),
+        None => out.to_string(),
+    };
+    truncate_keeping_extension(&out, MAX_FILE_NAME_LEN)
 }
 
 fn truncate_keeping_extension(name: &str, max: usize) -> String {
@@ -172,6 +209,44 @@ mod tests {
         assert_eq!(check_id("a\u{0}"), Err(IdError::BadChar('\u{0}')));
         assert_eq!(check_id(&"a".repeat(300)), Err(IdError::TooLong(300)));
         assert_eq!(check_id(&"a".repeat(129)), Err(IdError::TooLong(129)));
+        assert_eq!(check_id("abc."), Err(IdError::EndsWithDot));
+        assert_eq!(check_id("a.b..."), Err(IdError::EndsWithDot));
+        assert!(check_id("a.b").is_ok());
+    }
+
+    #[test]
+    fn windows_device_names_are_not_ids() {
+        for (id, device) in [
+            ("CON", "CON"),
+            ("nul", "NUL"),
+            ("Com1", "COM1"),
+            ("lpt9.log", "LPT9"),
+            ("aux.x.y", "AUX"),
+        ] {
+            assert_eq!(
+                check_id(id),
+                Err(IdError::DeviceName(device.into())),
+                "{id}"
+            );
+        }
+        for ok in ["CONSOLE", "nul1", "COM10", "acon", "LPT", "c0n"] {
+            assert!(check_id(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn file_names_that_windows_reserves_for_devices_are_renamed() {
+        assert_eq!(safe_file_name("CON.txt"), "CON_.txt");
+        assert_eq!(safe_file_name("nul"), "nul_");
+        assert_eq!(safe_file_name("com1.tar.gz"), "com1_.tar.gz");
+        assert_eq!(safe_file_name("../x/Lpt3.pdf"), "Lpt3_.pdf");
+        assert_eq!(safe_file_name(".aux"), "aux_");
+        assert_eq!(safe_file_name("console.log"), "console.log");
+        assert_eq!(safe_file_name("COM10.txt"), "COM10.txt");
+        let long = format!("CON.{}", "x".repeat(200));
+        let safe = safe_file_name(&long);
+        assert!(safe.starts_with("CON_."), "{safe}");
+        assert_eq!(safe.len(), MAX_FILE_NAME_LEN);
     }
 
     #[test]

@@ -62,6 +62,20 @@ pub fn parse_manifest(path: &str) -> Option<(&str, &str)> {
     (!generation.contains('.') && !generation.is_empty()).then_some((conv, generation))
 }
 
+/// If `path` is a raw payload name, `conversations/{id}/source/{name}.{sha16}.json`,
+/// its conversation id and the sha16 its name claims (16 lowercase hex digits).
+pub fn parse_source(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("conversations/")?;
+    let (conv, file) = rest.split_once('/')?;
+    let file = file.strip_prefix("source/")?.strip_suffix(".json")?;
+    let (name, sha16) = file.rsplit_once('.')?;
+    let hex = sha16.len() == 16
+        && sha16
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (hex && !name.is_empty() && !name.contains('/')).then_some((conv, sha16))
+}
+
 /// If `path` is a date-index marker name, its day, conversation id and generation.
 pub fn parse_index(path: &str) -> Option<(NaiveDate, &str, &str)> {
     let rest = path.strip_prefix("index/")?;
@@ -117,6 +131,27 @@ mod tests {
         assert_eq!(parse_index("index/2026/13/20/c-1.g"), None);
         assert_eq!(parse_index("index/2026/09/20/x/c-1.g"), None);
         assert_eq!(parse_index("conversations/c-1/manifest.g.json"), None);
+    }
+
+    #[test]
+    fn source_names_parse_back() {
+        assert_eq!(
+            parse_source("conversations/c-1/source/event.0123456789abcdef.json"),
+            Some(("c-1", "0123456789abcdef"))
+        );
+        assert_eq!(
+            parse_source("conversations/c-1/source/message-2.0123456789abcdef.json"),
+            Some(("c-1", "0123456789abcdef"))
+        );
+        for not in [
+            "conversations/c-1/source/event.0123.json",
+            "conversations/c-1/source/event.0123456789ABCDEF.json",
+            "conversations/c-1/source/.0123456789abcdef.json",
+            "conversations/c-1/source/x/event.0123456789abcdef.json",
+            "conversations/c-1/transcript.0123456789abcdef.json",
+        ] {
+            assert_eq!(parse_source(not), None, "{not}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
 
 use crate::hash::{StreamHasher, sha256_hex};
-use crate::id::ConversationId;
+use crate::id::{ConversationId, check_id};
 use crate::keys;
 use crate::manifest::{Manifest, ObjectEntry};
 use crate::ports::{Vault, VaultError};
@@ -31,49 +31,164 @@ pub enum ReadError {
     Vault(#[from] VaultError),
 }
 
-/// Every manifest of a conversation, oldest `archivedAt` first.
+/// A manifest object that cannot be read as the manifest its name promises:
+/// junk bytes, another schema, or another conversation's or generation's
+/// manifest. A writer credential can create one and WORM keeps it forever,
+/// so readers report it and go on with the other generations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub path: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: not a valid manifest: {}", self.path, self.reason)
+    }
+}
+
+impl From<Unreadable> for ReadError {
+    fn from(u: Unreadable) -> Self {
+        ReadError::BadManifest {
+            path: u.path,
+            reason: u.reason,
+        }
+    }
+}
+
+/// Parse the bytes of the object `path` as a manifest, and check that it is
+/// the manifest its name says: `conversations/{id}/manifest.{gen}.json` must
+/// hold conversation `id`, generation `gen`.
+pub fn manifest_at(path: &str, bytes: &[u8]) -> Result<Manifest, String> {
+    let Some((conv, generation)) = keys::parse_manifest(path) else {
+        return Err("not a manifest name".into());
+    };
+    let m = Manifest::from_slice(bytes)?;
+    if m.conversation_id.as_str() != conv || m.generation != generation {
+        return Err(format!(
+            "it holds conversation {:?} generation {:?}, not the ones its name says",
+            m.conversation_id.as_str(),
+            m.generation
+        ));
+    }
+    Ok(m)
+}
+
+/// The manifests of some generations of a conversation: the readable ones,
+/// oldest `archivedAt` first, and the objects that could not be read as one.
+#[derive(Debug, Clone, Default)]
+pub struct Generations {
+    pub manifests: Vec<Manifest>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl Generations {
+    /// The latest readable generation (greatest `archivedAt`, then generation).
+    pub fn latest(&self) -> Option<&Manifest> {
+        self.manifests.last()
+    }
+}
+
+/// Read the manifests of `generations` (the ones that do not exist are left
+/// out). An unreadable one is collected, not an error: the others still count.
+pub async fn read_generations(
+    vault: &dyn Vault,
+    conversation: &ConversationId,
+    generations: &[String],
+) -> Result<Generations, ReadError> {
+    let mut out = Generations::default();
+    for g in generations {
+        let path = keys::manifest(conversation, g);
+        let bytes = match vault.get(&path).await {
+            Ok(b) => b,
+            Err(VaultError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        match manifest_at(&path, &bytes) {
+            Ok(m) => out.manifests.push(m),
+            Err(reason) => out.unreadable.push(Unreadable { path, reason }),
+        }
+    }
+    // RFC 3339 UTC times with fixed precision sort as text.
+    out.manifests
+        .sort_by(|a, b| (&a.archived_at, &a.generation).cmp(&(&b.archived_at, &b.generation)));
+    out.unreadable.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Every manifest of a conversation, oldest `archivedAt` first; an
+/// unreadable one is an error.
 pub async fn manifests(
     vault: &dyn Vault,
     conversation: &ConversationId,
 ) -> Result<Vec<Manifest>, ReadError> {
-    let mut out = Vec::new();
-    for listed in vault.list(&keys::conversation_prefix(conversation)).await? {
-        if keys::parse_manifest(&listed.path).is_none() {
-            continue;
-        }
-        let bytes = vault.get(&listed.path).await?;
-        let m = Manifest::from_slice(&bytes).map_err(|reason| ReadError::BadManifest {
-            path: listed.path.clone(),
-            reason,
-        })?;
-        out.push(m);
+    let all = generations(vault, conversation).await?;
+    let found = read_generations(vault, conversation, &all).await?;
+    match found.unreadable.into_iter().next() {
+        Some(bad) => Err(bad.into()),
+        None => Ok(found.manifests),
     }
-    // RFC 3339 UTC times with fixed precision sort as text.
-    out.sort_by(|a, b| (&a.archived_at, &a.generation).cmp(&(&b.archived_at, &b.generation)));
-    Ok(out)
 }
 
-/// The latest generation, or the one asked for.
+/// The manifest chosen for reading, and the unreadable manifests passed over
+/// on the way (for the caller to report).
+#[derive(Debug, Clone)]
+pub struct Picked {
+    pub manifest: Manifest,
+    pub skipped: Vec<Unreadable>,
+}
+
+/// The generation asked for, read by its name alone (whatever the others
+/// hold), or else the latest readable one, with the unreadable ones skipped.
+pub async fn pick(
+    vault: &dyn Vault,
+    conversation: &ConversationId,
+    generation: Option<&str>,
+) -> Result<Picked, ReadError> {
+    let no_such = |g: &str| ReadError::NoSuchGeneration {
+        conversation: conversation.clone(),
+        generation: g.to_string(),
+    };
+    let Some(g) = generation else {
+        let all = generations(vault, conversation).await?;
+        let found = read_generations(vault, conversation, &all).await?;
+        let mut skipped = found.unreadable;
+        return match found.manifests.into_iter().next_back() {
+            Some(manifest) => Ok(Picked { manifest, skipped }),
+            None if !skipped.is_empty() => Err(skipped.remove(0).into()),
+            None => Err(ReadError::NotArchived(conversation.clone())),
+        };
+    };
+    // A generation is a name part: nothing that could reach another object.
+    if check_id(g).is_err() || g.contains('.') {
+        return Err(no_such(g));
+    }
+    let path = keys::manifest(conversation, g);
+    let bytes = match vault.get(&path).await {
+        Ok(b) => b,
+        Err(VaultError::NotFound { .. }) => return Err(no_such(g)),
+        Err(e) => return Err(e.into()),
+    };
+    let manifest = manifest_at(&path, &bytes).map_err(|reason| ReadError::BadManifest {
+        path: path.clone(),
+        reason,
+    })?;
+    Ok(Picked {
+        manifest,
+        skipped: vec![],
+    })
+}
+
+/// The latest generation, or the one asked for ([`pick`], without the list
+/// of what was skipped).
 pub async fn manifest(
     vault: &dyn Vault,
     conversation: &ConversationId,
     generation: Option<&str>,
 ) -> Result<Manifest, ReadError> {
-    let all = manifests(vault, conversation).await?;
-    match generation {
-        None => all
-            .into_iter()
-            .next_back()
-            .ok_or_else(|| ReadError::NotArchived(conversation.clone())),
-        Some(g) => {
-            all.into_iter()
-                .find(|m| m.generation == g)
-                .ok_or_else(|| ReadError::NoSuchGeneration {
-                    conversation: conversation.clone(),
-                    generation: g.to_string(),
-                })
-        }
-    }
+    pick(vault, conversation, generation)
+        .await
+        .map(|p| p.manifest)
 }
 
 /// One date-index marker: `index/{yyyy}/{mm}/{dd}/{conversationId}.{generation}`.
@@ -144,7 +259,9 @@ const WHOLE_MONTH_FROM: usize = 7;
 
 /// The latest of the named generations whose manifest exists (by
 /// `archivedAt`), or `None` when none does: a marker without its manifest is
-/// an archive that never committed.
+/// an archive that never committed. An unreadable manifest among them is an
+/// error (reconciliation counts such a conversation as not archived);
+/// [`read_generations`] is the lenient form.
 pub async fn latest_of(
     vault: &dyn Vault,
     conversation: &ConversationId,
@@ -160,27 +277,11 @@ pub async fn latest_of_where(
     generations: &[String],
     keep: impl Fn(&Manifest) -> bool,
 ) -> Result<Option<Manifest>, ReadError> {
-    let mut latest: Option<Manifest> = None;
-    for g in generations {
-        let path = keys::manifest(conversation, g);
-        let bytes = match vault.get(&path).await {
-            Ok(b) => b,
-            Err(VaultError::NotFound { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let m = Manifest::from_slice(&bytes).map_err(|reason| ReadError::BadManifest {
-            path: path.clone(),
-            reason,
-        })?;
-        if keep(&m)
-            && latest
-                .as_ref()
-                .is_none_or(|l| (&l.archived_at, &l.generation) < (&m.archived_at, &m.generation))
-        {
-            latest = Some(m);
-        }
+    let found = read_generations(vault, conversation, generations).await?;
+    match found.unreadable.into_iter().next() {
+        Some(bad) => Err(bad.into()),
+        None => Ok(found.manifests.into_iter().filter(|m| keep(m)).next_back()),
     }
-    Ok(latest)
 }
 
 /// The generations a conversation has, from the names of its manifests
@@ -206,17 +307,22 @@ pub async fn read_checked(vault: &dyn Vault, entry: &ObjectEntry) -> Result<Byte
 
 /// Stream an object through SHA-256 and check it against its manifest entry.
 pub async fn verify_entry(vault: &dyn Vault, entry: &ObjectEntry) -> Result<(), ReadError> {
-    let mut body = vault.get_stream(&entry.path).await?;
+    let (sha, size) = hash_object(vault, &entry.path).await?;
+    check(entry, &sha, size)
+}
+
+/// Stream an object through SHA-256: its full hex hash and its size.
+pub async fn hash_object(vault: &dyn Vault, path: &str) -> Result<(String, u64), ReadError> {
+    let mut body = vault.get_stream(path).await?;
     let mut h = StreamHasher::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| ReadError::Corrupt {
-            path: entry.path.clone(),
+            path: path.to_string(),
             reason: format!("read failed: {e}"),
         })?;
         h.update(&chunk);
     }
-    let (sha, size) = h.finish();
-    check(entry, &sha, size)
+    Ok(h.finish())
 }
 
 fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {

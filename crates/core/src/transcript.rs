@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{AttachmentId, ConversationId};
@@ -22,9 +22,40 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Parse an RFC 3339 time into UTC.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
+/// Why a time from outside is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error(transparent)]
+    NotRfc3339(#[from] chrono::ParseError),
+    /// RFC 3339 has four-digit years only: a time that lands before 0001 or
+    /// after 9999 once converted to UTC (`0001-01-01T00:30:00+01:00`) could
+    /// not be written back, nor sorted as text with the others.
+    #[error("is outside the years 0001-9999 once converted to UTC")]
+    OutOfRange,
+}
+
+/// Parse an RFC 3339 time into UTC; its UTC year must be 0001-9999.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, TimeError> {
+    let t = DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc);
+    in_range(t)
+}
+
+/// A time given in epoch milliseconds (Genesys's `eventTime`); its UTC year
+/// must be 0001-9999.
+pub fn from_epoch_millis(ms: i64) -> Result<DateTime<Utc>, TimeError> {
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .ok_or(TimeError::OutOfRange)?;
+    in_range(t)
+}
+
+fn in_range(t: DateTime<Utc>) -> Result<DateTime<Utc>, TimeError> {
+    if (1..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(TimeError::OutOfRange)
+    }
 }
 
 /// A normalized transcript, as stored at `conversations/{id}/transcript.{sha16}.json`.
@@ -371,6 +402,37 @@ mod tests {
             1,
             "{marked}"
         );
+    }
+
+    #[test]
+    fn times_outside_years_1_to_9999_in_utc_are_refused() {
+        for bad in [
+            "0000-06-01T00:00:00Z",
+            "0001-01-01T00:30:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+        ] {
+            assert_eq!(parse_time(bad), Err(TimeError::OutOfRange), "{bad}");
+        }
+        assert!(matches!(
+            parse_time("yesterday"),
+            Err(TimeError::NotRfc3339(_))
+        ));
+        assert_eq!(
+            fmt_time(parse_time("0001-01-01T00:30:00+00:30").unwrap()),
+            "0001-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            fmt_time(parse_time("9999-12-31T23:59:59.999Z").unwrap()),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            from_epoch_millis(253_402_300_799_999).map(fmt_time),
+            Ok("9999-12-31T23:59:59.999Z".into())
+        );
+        for bad in [253_402_300_800_000, -62_135_596_800_001, i64::MAX, i64::MIN] {
+            assert_eq!(from_epoch_millis(bad), Err(TimeError::OutOfRange), "{bad}");
+        }
+        assert!(from_epoch_millis(-62_135_596_800_000).is_ok());
     }
 
     #[test]

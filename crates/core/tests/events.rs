@@ -313,6 +313,41 @@ fn bad_message_timestamp_names_the_message() {
 }
 
 #[test]
+fn times_that_leave_years_1_to_9999_in_utc_are_invalid_and_name_the_field() {
+    let raw =
+        r#"{"detail":{"conversationId":"c1","endTime":"9999-12-31T23:30:00-01:00","messages":[]}}"#;
+    let err = classify(raw).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "detail.endTime: \"9999-12-31T23:30:00-01:00\" is outside the years 0001-9999 once converted to UTC"
+    );
+    let raw = r#"{"detail":{"conversationId":"c1","messages":[{"messageId":"m","timestamp":"0001-01-01T00:30:00+01:00"}]}}"#;
+    let err = classify(raw).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("detail.messages[0].timestamp: \"0001-01-01T00:30:00+01:00\" is outside"),
+        "{err}"
+    );
+    for ms in ["253402300800000", "-62135596800001", "9223372036854775807"] {
+        let err = classify(&lifecycle(&format!(
+            r#"{{"conversationId":"c-1","mediaType":"MESSAGE","eventTime":{ms}}}"#
+        )))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "detail.eventBody.eventTime: {ms} is outside the years 0001-9999 once converted to UTC"
+            )
+        );
+    }
+    // The last millisecond of 9999 is still a time.
+    let ok = classify(&lifecycle(
+        r#"{"conversationId":"c-1","mediaType":"MESSAGE","eventTime":253402300799999}"#,
+    ));
+    assert!(matches!(ok, Ok(Classified::Lifecycle(_))), "{ok:?}");
+}
+
+#[test]
 fn json_that_is_not_an_event_is_invalid() {
     assert!(matches!(
         classify("[1,2]"),

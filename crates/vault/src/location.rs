@@ -57,7 +57,9 @@ impl Location {
             return Ok(Location::Azure(s.to_string()));
         }
         if s.contains("://") {
-            return Err(LocationError::UnknownScheme(s.to_string()));
+            return Err(LocationError::UnknownScheme(
+                crate::azure::config::redact_url(s),
+            ));
         }
         Ok(Location::Local(PathBuf::from(s)))
     }
@@ -124,5 +126,15 @@ mod tests {
             Err(LocationError::UnknownScheme(_))
         ));
         assert!(matches!(Location::parse("  "), Err(LocationError::Empty)));
+    }
+
+    #[test]
+    fn an_unknown_scheme_is_named_without_its_credentials() {
+        let msg = Location::parse("s3://key:S3cr3t@bucket/x?X-Amz-Signature=S1g")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("unknown scheme"), "{msg}");
+        assert!(msg.contains("s3://[redacted]@bucket/x?[redacted]"), "{msg}");
+        assert!(!msg.contains("S3cr3t") && !msg.contains("S1g"), "{msg}");
     }
 }

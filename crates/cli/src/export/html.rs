@@ -76,6 +76,29 @@ pub fn sniff_raster(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Extensions a browser shows in place without running anything: raster
+/// images, PDF, plain text, audio and video, and the export's own JSON.
+/// Everything else, above all `.html`, `.svg` and `.xml` (which a browser
+/// would open as a page and let run script outside this page's
+/// Content-Security-Policy) and names without an extension (which a browser
+/// may sniff as HTML), is linked with `download`: saved, never opened.
+const OPENS_IN_PLACE: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "pdf", "txt", "csv", "json", "mp3", "m4a", "wav",
+    "ogg", "oga", "mp4", "m4v", "mov", "webm",
+];
+
+/// A link to a file of the export: `download` unless the file is passive.
+fn link(rel_path: &str, label: &str) -> String {
+    let ext = rel_path
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase());
+    let passive = ext.is_some_and(|e| OPENS_IN_PLACE.contains(&e.as_str()));
+    let download = if passive { "" } else { " download" };
+    format!("<a href=\"{}\"{download}>{label}</a>", esc(rel_path))
+}
+
 /// Escape text for HTML element content and double-quoted attribute values.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -261,7 +284,10 @@ fn attachment(a: &AttachmentEntry, m: &Manifest, ex: &Exported) -> String {
         );
     };
     let href = esc(&f.rel_path);
-    let mut s = format!("<div class=\"att\">Attachment <a href=\"{href}\">{name}</a> ({declared})");
+    let mut s = format!(
+        "<div class=\"att\">Attachment {} ({declared})",
+        link(&f.rel_path, &name)
+    );
     match &f.inline {
         Some(img) => {
             s += &format!(
@@ -304,12 +330,12 @@ fn integrity(m: &Manifest, ex: &Exported) -> String {
             FileKind::Transcript | FileKind::Attachment => "checked: matches",
         };
         s += &format!(
-            "<tr><td><a href=\"{p}\">{p}</a></td><td class=\"mono\">{}</td>\
+            "<tr><td>{}</td><td class=\"mono\">{}</td>\
              <td class=\"num\">{}</td><td class=\"mono\">{}</td><td>{check}</td></tr>\n",
+            link(&f.rel_path, &esc(&f.rel_path)),
             esc(&f.sha256),
             f.size,
             esc(&f.vault_path),
-            p = esc(&f.rel_path),
         );
     }
     s += "</tbody>\n</table>\n";
@@ -452,6 +478,65 @@ mod tests {
             assert!(!page.contains(banned), "{banned} in {page}");
         }
         assert!(page.contains("<img src=\"data:image/png;base64,iVBO\""));
+        assert!(page.contains("<a href=\"attachments/a1/img_src_x.png\">"));
+    }
+
+    #[test]
+    fn active_content_is_linked_for_download_never_opened_in_place() {
+        let mut ex = exported();
+        for (id, name) in [
+            ("a3", "page.html"),
+            ("a4", "logo.SVG"),
+            ("a5", "data.xml"),
+            ("a6", "attachment"),
+            ("a7", "invoice.pdf"),
+        ] {
+            ex.files.push(ExportedFile {
+                rel_path: format!("attachments/{id}/{name}"),
+                vault_path: format!("conversations/c-1/attachments/{id}/{name}"),
+                kind: FileKind::Attachment,
+                sha256: "cd".repeat(32),
+                size: 1,
+                attachment_id: Some(AttachmentId::new(id).unwrap()),
+                inline: None,
+            });
+        }
+        let mut t = transcript("hello", "Ann");
+        for (id, name) in [
+            ("a3", "page.html"),
+            ("a4", "logo.SVG"),
+            ("a5", "data.xml"),
+            ("a6", "attachment"),
+            ("a7", "invoice.pdf"),
+        ] {
+            t.messages[0].attachments.push(AttachmentEntry {
+                attachment_id: AttachmentId::new(id).unwrap(),
+                name: Some(name.into()),
+                content_type: None,
+                size: Some(1),
+                path: format!("conversations/c-1/attachments/{id}/{name}"),
+            });
+        }
+        let page = render(&t, &manifest(), &ex);
+        for active in [
+            "attachments/a3/page.html",
+            "attachments/a4/logo.SVG",
+            "attachments/a5/data.xml",
+            "attachments/a6/attachment",
+        ] {
+            assert!(
+                !page.contains(&format!("<a href=\"{active}\">")),
+                "{active} opens in place: {page}"
+            );
+            // Once beside the message, once in the integrity table.
+            assert_eq!(
+                page.matches(&format!("<a href=\"{active}\" download>"))
+                    .count(),
+                2,
+                "{active}"
+            );
+        }
+        assert!(page.contains("<a href=\"attachments/a7/invoice.pdf\">invoice.pdf</a>"));
         assert!(page.contains("<a href=\"attachments/a1/img_src_x.png\">"));
     }
 

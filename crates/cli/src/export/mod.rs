@@ -58,13 +58,20 @@ SHA-256 tool, and compare manifest.json with the vault's copy
 
 Is the page safe to open? It runs no script and loads nothing from outside the
 folder: a Content-Security-Policy forbids both, and every text from the
-transcript is escaped. SVG attachments are linked, never displayed.
+transcript is escaped. SVG attachments are linked, never displayed. Links to
+attachments a browser would open as a page or could sniff as one (HTML, SVG,
+XML, anything but images, PDF, text, audio and video) carry `download`: the
+browser saves them instead of opening them in place.
 
 What it needs: read access to the vault only. No Genesys, no AWS: it works
 while they are down. The raw payloads under source/ are not exported
 (`tvault verify` checks them).
 
 It never overwrites: if DIR/CONVERSATION_ID exists it refuses (exit 2).
+
+A manifest that cannot be read is named on stderr and skipped: the latest
+readable generation is exported (exit 0). --generation GEN reads that
+generation's manifest alone.
 
 Output: one line on stdout:
   exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
@@ -88,18 +95,25 @@ pub async fn run(vault_location: &str, args: ExportArgs) -> Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let vault = tvault_vault::open(vault_location)?;
-    let manifest =
-        match read::manifest(vault.as_ref(), &conversation, args.generation.as_deref()).await {
-            Ok(m) => m,
-            Err(e @ (ReadError::NotArchived(_) | ReadError::NoSuchGeneration { .. })) => {
-                eprintln!("tvault: {e}");
-                return Ok(EXIT_FAILED);
-            }
-            Err(e) => {
-                eprintln!("tvault: conversation {conversation}: export refused: {e}");
-                return Ok(EXIT_FAILED);
-            }
-        };
+    let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
+        Ok(p) => p,
+        Err(e @ (ReadError::NotArchived(_) | ReadError::NoSuchGeneration { .. })) => {
+            eprintln!("tvault: {e}");
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => {
+            eprintln!(
+                "tvault: conversation {conversation}: export refused: {}",
+                crate::term::line(&e.to_string())
+            );
+            return Ok(EXIT_FAILED);
+        }
+    };
+    // A junk manifest beside good ones is named; the readable latest is exported.
+    for bad in &picked.skipped {
+        eprintln!("tvault: skipped {}", crate::term::line(&bad.to_string()));
+    }
+    let manifest = picked.manifest;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -114,7 +128,8 @@ pub async fn run(vault_location: &str, args: ExportArgs) -> Result<u8> {
         Ok(files) => files,
         Err(Refused(reason)) => {
             eprintln!(
-                "tvault: conversation {conversation}: export refused: {reason}; nothing was exported"
+                "tvault: conversation {conversation}: export refused: {}; nothing was exported",
+                crate::term::line(&reason)
             );
             return Ok(EXIT_FAILED);
         }

@@ -45,6 +45,42 @@ pub(super) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// A URL (or what was meant as one) as it may appear in a message: without
+/// its user info, query string and fragment, which can carry a password or a
+/// SAS signature. Used for every URL a configuration error quotes.
+pub fn redact_url(s: &str) -> String {
+    let s = s.trim();
+    let (kept, cut) = match s.find(['?', '#']) {
+        Some(i) => (&s[..i], true),
+        None => (s, false),
+    };
+    let (scheme, rest) = match kept.find("://") {
+        Some(i) => kept.split_at(i + 3),
+        None => ("", kept),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rfind('@') {
+        Some(i) => format!("[redacted]@{}", &authority[i + 1..]),
+        None => authority.to_string(),
+    };
+    let shown = format!(
+        "{scheme}{authority}{path}{}",
+        if cut { "?[redacted]" } else { "" }
+    );
+    // A signature where none belongs (in a path, say) hides the whole value.
+    if shown.to_ascii_lowercase().contains("sig=") {
+        "[redacted URL]".into()
+    } else {
+        shown
+    }
+}
+
+/// Whether `s` carries anything a URL in a setting must not: user info, a
+/// query string or a fragment (a password, a SAS).
+fn carries_credentials(s: &str) -> bool {
+    redact_url(s) != s.trim()
+}
+
 /// How requests are authorised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -158,9 +194,10 @@ impl AzureConfig {
         self
     }
 
-    /// The vault URL without any query string (which could hold a SAS), for messages.
+    /// The vault URL without user info or query string (which could hold a
+    /// password or a SAS), for messages.
     pub fn url_without_query(&self) -> String {
-        self.url.split('?').next().unwrap_or_default().to_string()
+        redact_url(&self.url)
     }
 
     fn var(&self, names: &[&str]) -> Option<&Secret> {
@@ -227,11 +264,19 @@ impl AzureConfig {
         let Some((account, _)) = account else {
             return err(format!(
                 "no storage account for {:?}: set {CONNECTION_STRING_VAR}, or AZURE_STORAGE_ACCOUNT_NAME, or use https://ACCOUNT.blob.core.windows.net/{}",
-                self.url, target.container
+                redact_url(&self.url),
+                target.container
             ));
         };
 
         // The endpoint: from the URL, the connection string or AZURE_STORAGE_ENDPOINT; all that are set must agree.
+        if let Some(e) = self.var(&["AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"])
+            && carries_credentials(e.expose())
+        {
+            return err(
+                "AZURE_STORAGE_ENDPOINT carries a user name, a query string or a fragment: give the bare https://ACCOUNT.blob.core.windows.net, and a SAS in AZURE_STORAGE_SAS_TOKEN",
+            );
+        }
         let mut endpoint: Option<(String, &str)> = None;
         let named = [
             (target.endpoint.clone(), "the vault URL"),
@@ -250,7 +295,9 @@ impl AzureConfig {
             match &endpoint {
                 Some((e, e_from)) if !e.eq_ignore_ascii_case(&value) => {
                     return err(format!(
-                        "{e_from} points at {e} but {from} points at {value}: make them agree"
+                        "{e_from} points at {} but {from} points at {}: make them agree",
+                        redact_url(e),
+                        redact_url(&value)
                     ));
                 }
                 Some(_) => {}
@@ -299,7 +346,8 @@ impl AzureConfig {
         }
         if credential == Credential::Ambient && endpoint.starts_with("http://") {
             return err(format!(
-                "no credential for the emulator at {endpoint}: set {CONNECTION_STRING_VAR}=UseDevelopmentStorage=true or its explicit form with AccountKey"
+                "no credential for the emulator at {}: set {CONNECTION_STRING_VAR}=UseDevelopmentStorage=true or its explicit form with AccountKey",
+                redact_url(&endpoint)
             ));
         }
 
@@ -354,10 +402,17 @@ struct Target {
 
 fn parse_url(s: &str) -> Result<Target, ConfigError> {
     let s = s.trim();
+    // Quoted in every message below: never the user info or the query.
+    let shown = redact_url(s);
+    if s.contains(['?', '#']) {
+        return err(format!(
+            "vault URL {shown:?} carries a query string or fragment: put a SAS token in AZURE_STORAGE_SAS_TOKEN or the connection string, not in the URL"
+        ));
+    }
     for scheme in ["az://", "azure://"] {
         if let Some(rest) = s.strip_prefix(scheme) {
             let container = rest.trim_end_matches('/');
-            check_container(container, s)?;
+            check_container(container, &shown)?;
             return Ok(Target {
                 account: None,
                 container: container.to_string(),
@@ -369,18 +424,17 @@ fn parse_url(s: &str) -> Result<Target, ConfigError> {
         Ok(u) => u,
         Err(e) => {
             return err(format!(
-                "vault URL {s:?} does not parse ({e}): use az://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER"
+                "vault URL {shown:?} does not parse ({e}): use az://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER"
             ));
         }
     };
-    if url.query().is_some() {
-        let shown = s.split('?').next().unwrap_or_default();
+    if !url.username().is_empty() || url.password().is_some() {
         return err(format!(
-            "vault URL {shown:?} carries a query string: put a SAS token in AZURE_STORAGE_SAS_TOKEN or the connection string, not in the URL"
+            "vault URL {shown:?} carries a user name or password: put credentials in {CONNECTION_STRING_VAR} or the AZURE_STORAGE_* variables, never in the URL"
         ));
     }
     let Some(host) = url.host() else {
-        return err(format!("vault URL {s:?} has no host"));
+        return err(format!("vault URL {shown:?} has no host"));
     };
     let segments: Vec<&str> = url
         .path_segments()
@@ -395,10 +449,10 @@ fn parse_url(s: &str) -> Result<Target, ConfigError> {
         // Emulators put the account in the path: http://127.0.0.1:10000/ACCOUNT/CONTAINER.
         let [account, container] = segments.as_slice() else {
             return err(format!(
-                "vault URL {s:?}: an address without a domain name must be path-style, like http://127.0.0.1:10000/devstoreaccount1/CONTAINER"
+                "vault URL {shown:?}: an address without a domain name must be path-style, like http://127.0.0.1:10000/devstoreaccount1/CONTAINER"
             ));
         };
-        check_container(container, s)?;
+        check_container(container, &shown)?;
         return Ok(Target {
             account: Some(account.to_string()),
             container: container.to_string(),
@@ -406,24 +460,24 @@ fn parse_url(s: &str) -> Result<Target, ConfigError> {
         });
     }
     let Host::Domain(domain) = host else {
-        return err(format!("vault URL {s:?} has no domain name"));
+        return err(format!("vault URL {shown:?} has no domain name"));
     };
     let Some((account, rest)) = domain.split_once('.') else {
         return err(format!(
-            "vault URL {s:?}: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
+            "vault URL {shown:?}: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
         ));
     };
     if !rest.starts_with("blob.") {
         return err(format!(
-            "vault URL {s:?} is not a blob endpoint: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
+            "vault URL {shown:?} is not a blob endpoint: expected https://ACCOUNT.blob.core.windows.net/CONTAINER"
         ));
     }
     let [container] = segments.as_slice() else {
         return err(format!(
-            "vault URL {s:?} must name exactly one container and no folder: https://{domain}/CONTAINER"
+            "vault URL {shown:?} must name exactly one container and no folder: https://{domain}/CONTAINER"
         ));
     };
-    check_container(container, s)?;
+    check_container(container, &shown)?;
     Ok(Target {
         account: Some(account.to_string()),
         container: container.to_string(),
@@ -450,17 +504,18 @@ fn check_container(c: &str, url: &str) -> Result<(), ConfigError> {
 
 /// `https://` anywhere; plain `http://` only to loopback (emulators).
 fn check_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    let shown = redact_url(endpoint);
     let Ok(url) = Url::parse(endpoint) else {
-        return err(format!("blob endpoint {endpoint:?} does not parse"));
+        return err(format!("blob endpoint {shown:?} does not parse"));
     };
     match url.scheme() {
         "https" => Ok(()),
         "http" if url.host().is_some_and(|h| is_loopback(&h)) => Ok(()),
         "http" => err(format!(
-            "plain http:// is refused for {endpoint}: use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"
+            "plain http:// is refused for {shown}: use https://, or a loopback address (127.0.0.1, ::1, localhost) for an emulator"
         )),
         other => err(format!(
-            "blob endpoint {endpoint:?} has scheme {other:?}: use https://"
+            "blob endpoint {shown:?} has scheme {other:?}: use https://"
         )),
     }
 }

@@ -171,3 +171,101 @@ fn debug_output_never_shows_a_secret() {
     let msg = refusal(broken);
     assert!(!msg.contains(KEY), "{msg}");
 }
+
+/// The marker every secret below carries; no message may show it.
+const SIG: &str = "S1gN4tur3";
+
+#[test]
+fn configuration_errors_never_echo_a_sas_or_a_password() {
+    let sas = format!("sv=2024-01-01&sp=rl&sig={SIG}%3D");
+    let cases: Vec<(&str, AzureConfig)> = vec![
+        (
+            "a SAS in an az:// URL",
+            AzureConfig::new(format!("az://vault?{sas}")),
+        ),
+        (
+            "a password in a URL with a folder",
+            AzureConfig::new(format!(
+                "https://user:{SIG}@acct.blob.core.windows.net/vault/folder"
+            )),
+        ),
+        (
+            "a password in a loopback URL",
+            AzureConfig::new(format!(
+                "http://user:{SIG}@127.0.0.1:10000/devstoreaccount1/vault"
+            ))
+            .with_connection_string("UseDevelopmentStorage=true"),
+        ),
+        (
+            "a SAS in a URL that does not parse",
+            AzureConfig::new(format!("https://acct .blob.core.windows.net/vault?{sas}")),
+        ),
+        (
+            "a SAS in a fragment",
+            AzureConfig::new(format!("https://acct.blob.core.windows.net/vault#{sas}")),
+        ),
+        (
+            "a SAS-carrying BlobEndpoint that disagrees with the URL",
+            AzureConfig::new("https://acct.blob.core.windows.net/vault").with_connection_string(
+                format!(
+                    "BlobEndpoint=https://other.blob.core.windows.net/?{sas};SharedAccessSignature={sas}"
+                ),
+            ),
+        ),
+        (
+            "a SAS-carrying BlobEndpoint on plain http",
+            AzureConfig::new("az://vault").with_connection_string(format!(
+                "BlobEndpoint=http://10.0.0.5:10000/devstoreaccount1?{sas};SharedAccessSignature={sas}"
+            )),
+        ),
+        (
+            "a SAS-carrying BlobEndpoint that would otherwise be used",
+            AzureConfig::new("az://vault").with_connection_string(format!(
+                "BlobEndpoint=https://acct.blob.core.windows.net/?{sas};AccountKey={KEY}"
+            )),
+        ),
+        (
+            "a password in a BlobEndpoint",
+            AzureConfig::new("az://vault").with_connection_string(format!(
+                "BlobEndpoint=https://u:{SIG}@acct.blob.core.windows.net;AccountKey={KEY}"
+            )),
+        ),
+        (
+            "a SAS in AZURE_STORAGE_ENDPOINT",
+            AzureConfig::new("az://vault")
+                .with_var("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+                .with_var(
+                    "AZURE_STORAGE_ENDPOINT",
+                    format!("https://acct.blob.core.windows.net?{sas}"),
+                )
+                .with_var("AZURE_STORAGE_SAS_TOKEN", sas.as_str()),
+        ),
+        (
+            "a signature in a URL path",
+            AzureConfig::new(format!(
+                "https://acct.blob.core.windows.net/vault/sig={SIG}"
+            )),
+        ),
+    ];
+    for (what, cfg) in cases {
+        let shown = cfg.url_without_query();
+        assert!(!shown.contains(SIG), "{what}: {shown}");
+        let msg = refusal(cfg);
+        assert!(!msg.contains(SIG), "{what}: {msg}");
+        assert!(!msg.to_lowercase().contains("sig="), "{what}: {msg}");
+    }
+}
+
+#[test]
+fn urls_in_messages_lose_user_info_query_and_fragment() {
+    assert_eq!(
+        redact_url("https://u:p@acct.blob.core.windows.net/vault?sv=1&sig=x"),
+        "https://[redacted]@acct.blob.core.windows.net/vault?[redacted]"
+    );
+    assert_eq!(redact_url("az://vault#frag"), "az://vault?[redacted]");
+    assert_eq!(
+        redact_url("http://127.0.0.1:10000/devstoreaccount1/vault"),
+        "http://127.0.0.1:10000/devstoreaccount1/vault"
+    );
+    assert_eq!(redact_url("s3://bucket/sig=abc"), "[redacted URL]");
+}

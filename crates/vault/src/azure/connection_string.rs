@@ -9,7 +9,7 @@ use url::{Host, Url};
 
 use super::config::{
     CONNECTION_STRING_VAR, ConfigError, Credential, DEV_ACCOUNT, DEV_ACCOUNT_KEY,
-    DEV_BLOB_ENDPOINT, err, sas_without_question_mark,
+    DEV_BLOB_ENDPOINT, err, redact_url, sas_without_question_mark,
 };
 use super::secret::Secret;
 
@@ -56,6 +56,13 @@ impl ConnectionString {
             fields.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
         let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
+        // A "Blob SAS URL" pasted as BlobEndpoint would carry the signature
+        // into every URL built from it, and into every message quoting it.
+        if get("blobendpoint").is_some_and(|e| redact_url(&e) != e) {
+            return err(format!(
+                "{CONNECTION_STRING_VAR} has a BlobEndpoint with a user name, a query string or a fragment (a SAS?): give the bare endpoint, and the SAS as SharedAccessSignature=..."
+            ));
+        }
         let dev = get("usedevelopmentstorage").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut cs = ConnectionString {
             account: get("accountname"),
