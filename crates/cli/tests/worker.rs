@@ -92,6 +92,54 @@ async fn the_worker_drains_a_thousand_mixed_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_reaches_the_dlq_within_a_minute_with_the_worker_at_its_defaults() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    // maxReceiveCount 2: each poison message is received twice, then moved
+    // on the third receive (SQS and moto alike). At the worker's default
+    // visibility (120 s) that took four minutes when failed records kept it.
+    let q = pipeline::queues(&config, 2, 30).await;
+    let mut poison = vec![
+        "this is not JSON".to_string(),
+        r#"{"detail":{"conversationId":"../../etc/passwd","messages":[]}}"#.to_string(),
+        r#"{"detail-type":"v2.detail.events.conversation.{id}.customer.end","detail":{"eventBody":{"mediaType":"MESSAGE","eventTime":"yesterday"}}}"#.to_string(),
+    ];
+    pipeline::send_all(&q.source, &poison).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+    cmd.args([
+        "--vault",
+        dir.path().to_str().unwrap(),
+        "worker",
+        "--queue-url",
+        q.source.url(),
+    ])
+    .env_clear()
+    .env("RUST_LOG", "error")
+    .kill_on_drop(true);
+    for (k, v) in pipeline::aws_env(&endpoint) {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    while q.dlq.depth().await.unwrap().0 < 3 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let took = started.elapsed();
+    child.kill().await.unwrap();
+    assert_eq!(
+        q.dlq.depth().await.unwrap().0,
+        3,
+        "all poison in the DLQ within 60 s (after {took:?})"
+    );
+    println!("three poison messages reached the DLQ in {took:?}");
+    assert_eq!(q.source.depth().await.unwrap(), (0, 0));
+    poison.sort();
+    assert_eq!(pipeline::take_all(&q.dlq).await, poison, "bodies unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let Some((endpoint, config)) = pipeline::moto().await else {
         return;
