@@ -11,6 +11,7 @@ use tvault_core::ports::Deadline;
 use tvault_core::retry::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
+use tvault_vault::azure::retry::with_deadline;
 
 use crate::metrics::Metrics;
 use crate::settings::{Settings, SettingsError};
@@ -150,14 +151,22 @@ impl Router {
             message_id,
             conversation_id = tracing::field::Empty
         );
+        // The vault port's reads (exists, get, list) take no deadline; in
+        // this scope the Azure retry layer sees the record's all the same, so
+        // a Retry-After on a read longer than the record has left hands the
+        // record back at once instead of sleeping through it.
+        let archive = || async {
+            let archiver = self.archiver().await;
+            with_deadline(deadline, archiver.archive_raw(body, deadline)).await
+        };
         async {
-            let mut result = self.archiver().await.archive_raw(body, deadline).await;
+            let mut result = archive().await;
             if let Err(e) = &result
                 && e.is_access_refused()
                 && self.reload().await
             {
                 info!("retrying with the re-read settings secret");
-                result = self.archiver().await.archive_raw(body, deadline).await;
+                result = archive().await;
             }
             self.metrics.record(&result);
             let requeue_after = match &result {
