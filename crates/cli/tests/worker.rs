@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};
+use tvault_testkit::panic::transcript_event;
 use tvault_testkit::pipeline::{self, Queues};
+use tvault_testkit::proxy::{FaultPlan, Proxy};
 
 fn worker(
     endpoint: &str,
@@ -174,6 +176,67 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
 
     drain(&endpoint, &fake, &q, &vault_url, &cs).await;
     pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_azure_retry_after_of_1e30_fails_one_message_not_the_worker() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // Azurite behind the fault proxy: its first answer is 429 with Retry-After 1e30.
+    let azurite = std::env::var("TVAULT_TEST_AZURITE").unwrap();
+    let (origin, _) = azurite.rsplit_once('/').unwrap();
+    let proxy = Proxy::start(
+        origin,
+        FaultPlan {
+            throttle_first: 1,
+            retry_after_raw: Some("1e30".into()),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (proxied_url, proxied_cs) = (
+        vault_url.replacen(origin, &proxy.url(), 1),
+        cs.replacen(origin, &proxy.url(), 1),
+    );
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 3).await;
+    let convs = ["wra1-8d3f4c1e", "wra2-8d3f4c1e", "wra3-8d3f4c1e"];
+    for c in convs {
+        q.source.send(&transcript_event(c)).await.unwrap();
+    }
+    let out = worker(
+        &endpoint,
+        &fake,
+        &q,
+        &proxied_url,
+        &proxied_cs,
+        &["--until-empty"],
+    )
+    .output()
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("archived 2,") && stdout.contains("failed 1"),
+        "{stdout}"
+    );
+    assert_eq!(proxy.counts().throttled_429, 1);
+    // Transient: the message comes back after the requeue delay and archives.
+    drain(&endpoint, &fake, &q, &proxied_url, &proxied_cs).await;
+    let stored = pipeline::generations(pipeline::azurite_vault(&vault_url, &cs).as_ref()).await;
+    for c in convs {
+        assert_eq!(stored.get(c), Some(&1), "{c}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
