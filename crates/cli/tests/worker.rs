@@ -99,8 +99,13 @@ async fn poison_reaches_the_dlq_within_a_minute_with_the_worker_at_its_defaults(
         return;
     };
     // maxReceiveCount 2: each poison message is received twice, then moved
-    // on the third receive (SQS and moto alike). At the worker's default
-    // visibility (120 s) that took four minutes when failed records kept it.
+    // on the third receive (SQS and moto alike: moto 5.2 moves a message whose
+    // receive count has reached maxReceiveCount when a receive finds it
+    // visible). At the worker's default visibility (120 s) that took four
+    // minutes when failed records kept it. ChangeMessageVisibility 0 makes a
+    // message receivable at once (SQS's minimum); moto compares its
+    // millisecond clock with `>`, so "at once" there means the next
+    // millisecond, which no receive can beat.
     let q = pipeline::queues(&config, 2, 30).await;
     let mut poison = vec![
         "this is not JSON".to_string(),
