@@ -21,11 +21,10 @@ SAM_PATH = Path(os.environ.get("TVAULT_SAM_TEMPLATE", DEPLOY / "aws" / "template
 ARM_PATH = Path(os.environ.get("TVAULT_ARM_TEMPLATE", DEPLOY / "azure" / "main.json"))
 BICEP_PATH = Path(os.environ.get("TVAULT_BICEP_TEMPLATE", DEPLOY / "azure" / "main.bicep"))
 
-LIFECYCLE_TOPICS = {
-    "v2.detail.events.conversation.{id}.customer.end",
-    "v2.detail.events.conversation.{id}.acw",
-    "v2.detail.events.conversation.{id}.user.end",
-}
+# The router's classifier and the cases it shares with the EventBridge rule.
+EVENT_RS = DEPLOY.parent / "crates" / "core" / "src" / "event.rs"
+RULE_CASES = HERE / "rule_cases.json"
+FIXTURES = DEPLOY.parent / "fixtures" / "genesys"
 FOURTEEN_DAYS = 1209600
 
 
@@ -63,6 +62,83 @@ def arm():
 @pytest.fixture(scope="module")
 def bicep():
     return BICEP_PATH.read_text()
+
+
+def classifier_strings(name):
+    """The strings of `pub const NAME: [&str; N] = [...]` in the classifier's
+    source, so the rule is checked against the constants the router uses."""
+    m = re.search(rf"pub const {name}: \[&str; (\d+)\] = \[([^\]]*)\];", EVENT_RS.read_text())
+    assert m, f"pub const {name} not found in {EVENT_RS}"
+    values = re.findall(r'"([^"]*)"', m.group(2))
+    assert len(values) == int(m.group(1)), m.group(0)
+    return values
+
+
+MISSING = object()
+
+
+def pattern_matches(pattern, event):
+    """EventBridge pattern matching, for the operators the template uses
+    (exact values, prefix, equals-ignore-case, exists); any other operator
+    fails the test until it is modelled here. A field must match one of its
+    listed values; a missing field matches only `exists: false`, also under a
+    missing parent (exists applies to leaves)."""
+    for key, want in pattern.items():
+        value = event.get(key, MISSING) if isinstance(event, dict) else MISSING
+        if isinstance(want, dict):
+            if not pattern_matches(want, value if isinstance(value, dict) else {}):
+                return False
+        elif not any(value_matches(w, value) for w in want):
+            return False
+    return True
+
+
+def value_matches(want, value):
+    if isinstance(want, dict):
+        ((op, arg),) = want.items()
+        if op == "exists":
+            return (value is not MISSING) == arg
+        if not isinstance(value, str):
+            return False
+        if op == "prefix":
+            return value.startswith(arg)
+        if op == "equals-ignore-case":
+            return value.lower() == arg.lower()
+        raise AssertionError(f"operator {op!r} is not modelled by pattern_matches")
+    if value is MISSING:
+        return False
+    if isinstance(value, list):
+        return any(value_matches(want, v) for v in value)
+    # The template's strings are cfn-lint's str subclasses: compare by kind, not type.
+    if want is None or value is None:
+        return want is None and value is None
+    if isinstance(want, str) or isinstance(value, str):
+        return isinstance(want, str) and isinstance(value, str) and want == value
+    if isinstance(want, bool) or isinstance(value, bool):
+        return isinstance(want, bool) and isinstance(value, bool) and want == value
+    return want == value
+
+
+def rule_case_event(case):
+    """The event a case of rule_cases.json describes (the same construction as
+    rule_case_event in crates/core/tests/events.rs)."""
+    if "fixture" in case:
+        return json.loads((FIXTURES / case["fixture"]).read_text())
+    topic, conv = case["topic"], "c-rule-case"
+    detail = {
+        "topicName": f"v2.detail.events.conversation.{conv}.{topic}",
+        "version": "2",
+        "timestamp": "2026-09-20T09:31:40.412Z",
+    }
+    if case["eventBody"] is not None:
+        detail["eventBody"] = {"conversationId": conv, "eventTime": 1789896700123, **case["eventBody"]}
+    return {
+        "version": "0",
+        "id": "rule-case",
+        "detail-type": f"v2.detail.events.conversation.{{id}}.{topic}",
+        "source": "aws.partner/genesys.com/cloud/6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/tvault",
+        "detail": detail,
+    }
 
 
 def resources_of(template, rtype):
@@ -312,14 +388,29 @@ def test_rule_matches_genesys_source_prefix(sam):
     assert pattern["source"] == [{"prefix": "aws.partner/genesys.com"}]
 
 
-def test_rule_matches_the_three_lifecycle_topics(sam):
+def test_rule_topics_are_the_classifiers_lifecycle_topics(sam):
     pattern = props(lifecycle_rule(sam)[1])["EventPattern"]
-    assert set(pattern["detail-type"]) == LIFECYCLE_TOPICS
+    suffixes = classifier_strings("LIFECYCLE_SUFFIXES")
+    assert sorted(pattern["detail-type"]) == sorted(f"v2.detail.events.conversation.{{id}}.{s}" for s in suffixes)
+    # user.end fires per agent session (transfers too) while the conversation goes on.
+    assert not any(t.endswith(".user.end") for t in pattern["detail-type"])
 
 
-def test_rule_keeps_only_message_and_chat_media(sam):
+def test_rule_media_are_the_classifiers_digital_media_in_any_case_or_none(sam):
     pattern = props(lifecycle_rule(sam)[1])["EventPattern"]
-    assert set(pattern["detail"]["eventBody"]["mediaType"]) == {"MESSAGE", "CHAT"}
+    media = pattern["detail"]["eventBody"]["mediaType"]
+    want = [{"equals-ignore-case": m} for m in classifier_strings("DIGITAL_MEDIA")] + [{"exists": False}]
+    key = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731
+    assert sorted(media, key=key) == sorted(want, key=key)
+
+
+def test_rule_delivers_exactly_the_events_the_classifier_archives(sam):
+    # crates/core/tests/events.rs holds the classifier to the same cases.
+    pattern = props(lifecycle_rule(sam)[1])["EventPattern"]
+    cases = json.loads(RULE_CASES.read_text())["cases"]
+    assert len(cases) >= 10
+    wrong = [c for c in cases if pattern_matches(pattern, rule_case_event(c)) != c["archive"]]
+    assert not wrong, f"the rule disagrees with the classifier on {wrong}"
 
 
 def test_rule_targets_the_queue_with_a_dead_letter_queue_and_retry_policy(sam):

@@ -87,13 +87,14 @@ document over 64 MiB (a whole file, or one line of JSON Lines) fails as a
 record without being parsed; the other records still run.
 
 What happens to each event:
-  - a Genesys lifecycle event (...customer.end, ...acw, ...user.end) for a
-    MESSAGE or CHAT conversation: its transcript and attachments are pulled
-    from the Genesys API (needs the GENESYSCLOUD_* settings);
+  - a Genesys lifecycle event (...customer.end, ...acw) for a MESSAGE or CHAT
+    conversation (or one without mediaType): its transcript and attachments
+    are pulled from the Genesys API (needs the GENESYSCLOUD_* settings);
   - an event whose detail (or detail.eventBody) carries conversationId and
     messages[]: that transcript is archived as received; its attachments are
     fetched through the Genesys API, or listed as missing without credentials;
-  - any other topic or media type: skipped (counted, not an error);
+  - any other topic (...user.end too: it fires per agent session, while the
+    conversation goes on) or media type: skipped (counted, not an error);
   - anything else (not JSON, no or unsafe conversation id, wrong field types,
     a time outside the years 0001-9999 once converted to UTC): failed,
     reported as FILE:LINE: reason; the other records still run.

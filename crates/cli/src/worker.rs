@@ -129,8 +129,12 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Archive one message with a heartbeat; delete it only once durable.
-async fn process(router: &Router, queue: &Queue, m: &Received, visibility: Duration) {
+/// Archive one message with a heartbeat; delete it only once durable. The
+/// archive runs on a task of its own ([`Router::handle_isolated`]): a panic
+/// in it fails this message only, which then returns after its visibility
+/// timeout. A failed message is hidden for the router's requeue delay, or
+/// released at once when it is invalid (so poison reaches the DLQ in seconds).
+async fn process(router: &Arc<Router>, queue: &Queue, m: &Received, visibility: Duration) {
     if let Some(sent) = m.sent_at_ms {
         let now = chrono_now_ms();
         router
@@ -150,7 +154,7 @@ async fn process(router: &Router, queue: &Queue, m: &Received, visibility: Durat
     // A record may use most of one visibility period before it must yield.
     let deadline = Deadline::at(Instant::now() + visibility.saturating_sub(visibility / 4));
     let handled = tokio::select! {
-        h = router.handle(&m.message_id, &m.body, m.receive_count, deadline) => h,
+        h = router.handle_isolated(&m.message_id, &m.body, m.receive_count, deadline) => h,
         _ = heartbeat => unreachable!("the heartbeat loop never ends"),
     };
     if handled.is_done() {
@@ -191,4 +195,57 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+    use tvault_core::Archiver;
+    use tvault_core::ports::SystemClock;
+    use tvault_testkit::panic::{PanickingSource, transcript_event};
+    use tvault_testkit::pipeline;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_message_fails_alone_and_stays_queued() {
+        let Some((_, config)) = pipeline::moto().await else {
+            return;
+        };
+        let q = pipeline::queues(&config, 5, 30).await;
+        let boom = pipeline::customer_end("boom-8d3f4c1e");
+        q.source.send(&boom).await.unwrap();
+        q.source
+            .send(&transcript_event("calm-8d3f4c1e"))
+            .await
+            .unwrap();
+        let vault = tvault_vault::open("memory://").unwrap();
+        let archiver = Archiver::new(
+            vault.clone(),
+            Some(Arc::new(PanickingSource)),
+            Arc::new(SystemClock),
+        );
+        let router = Arc::new(Router::from_parts(archiver, vault));
+        let mut batch = Vec::new();
+        for _ in 0..10 {
+            batch.extend(q.source.receive(10, 1, 30).await.unwrap());
+            if batch.len() == 2 {
+                break;
+            }
+        }
+        assert_eq!(batch.len(), 2);
+        let visibility = Duration::from_secs(30);
+        futures::future::join_all(
+            batch
+                .iter()
+                .map(|m| process(&router, &q.source, m, visibility)),
+        )
+        .await;
+        assert_eq!(router.metrics.failed.load(Relaxed), 1);
+        assert_eq!(router.metrics.archived.load(Relaxed), 1);
+        assert_eq!(
+            q.source.depth().await.unwrap(),
+            (0, 1),
+            "the archived message is deleted; the one that panicked waits out its visibility"
+        );
+    }
 }

@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};
+use tvault_testkit::panic::transcript_event;
 use tvault_testkit::pipeline::{self, Queues};
+use tvault_testkit::proxy::{FaultPlan, Proxy};
 
 fn worker(
     endpoint: &str,
@@ -92,6 +94,59 @@ async fn the_worker_drains_a_thousand_mixed_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_reaches_the_dlq_within_a_minute_with_the_worker_at_its_defaults() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    // maxReceiveCount 2: each poison message is received twice, then moved
+    // on the third receive (SQS and moto alike: moto 5.2 moves a message whose
+    // receive count has reached maxReceiveCount when a receive finds it
+    // visible). At the worker's default visibility (120 s) that took four
+    // minutes when failed records kept it. ChangeMessageVisibility 0 makes a
+    // message receivable at once (SQS's minimum); moto compares its
+    // millisecond clock with `>`, so "at once" there means the next
+    // millisecond, which no receive can beat.
+    let q = pipeline::queues(&config, 2, 30).await;
+    let mut poison = vec![
+        "this is not JSON".to_string(),
+        r#"{"detail":{"conversationId":"../../etc/passwd","messages":[]}}"#.to_string(),
+        r#"{"detail-type":"v2.detail.events.conversation.{id}.customer.end","detail":{"eventBody":{"mediaType":"MESSAGE","eventTime":"yesterday"}}}"#.to_string(),
+    ];
+    pipeline::send_all(&q.source, &poison).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+    cmd.args([
+        "--vault",
+        dir.path().to_str().unwrap(),
+        "worker",
+        "--queue-url",
+        q.source.url(),
+    ])
+    .env_clear()
+    .env("RUST_LOG", "error")
+    .kill_on_drop(true);
+    for (k, v) in pipeline::aws_env(&endpoint) {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    while q.dlq.depth().await.unwrap().0 < 3 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let took = started.elapsed();
+    child.kill().await.unwrap();
+    assert_eq!(
+        q.dlq.depth().await.unwrap().0,
+        3,
+        "all poison in the DLQ within 60 s (after {took:?})"
+    );
+    println!("three poison messages reached the DLQ in {took:?}");
+    assert_eq!(q.source.depth().await.unwrap(), (0, 0));
+    poison.sort();
+    assert_eq!(pipeline::take_all(&q.dlq).await, poison, "bodies unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let Some((endpoint, config)) = pipeline::moto().await else {
         return;
@@ -126,6 +181,67 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
 
     drain(&endpoint, &fake, &q, &vault_url, &cs).await;
     pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_azure_retry_after_of_1e30_fails_one_message_not_the_worker() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // Azurite behind the fault proxy: its first answer is 429 with Retry-After 1e30.
+    let azurite = std::env::var("TVAULT_TEST_AZURITE").unwrap();
+    let (origin, _) = azurite.rsplit_once('/').unwrap();
+    let proxy = Proxy::start(
+        origin,
+        FaultPlan {
+            throttle_first: 1,
+            retry_after_raw: Some("1e30".into()),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (proxied_url, proxied_cs) = (
+        vault_url.replacen(origin, &proxy.url(), 1),
+        cs.replacen(origin, &proxy.url(), 1),
+    );
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 3).await;
+    let convs = ["wra1-8d3f4c1e", "wra2-8d3f4c1e", "wra3-8d3f4c1e"];
+    for c in convs {
+        q.source.send(&transcript_event(c)).await.unwrap();
+    }
+    let out = worker(
+        &endpoint,
+        &fake,
+        &q,
+        &proxied_url,
+        &proxied_cs,
+        &["--until-empty"],
+    )
+    .output()
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stdout.contains("archived 2,") && stdout.contains("failed 1"),
+        "{stdout}"
+    );
+    assert_eq!(proxy.counts().throttled_429, 1);
+    // Transient: the message comes back after the requeue delay and archives.
+    drain(&endpoint, &fake, &q, &proxied_url, &proxied_cs).await;
+    let stored = pipeline::generations(pipeline::azurite_vault(&vault_url, &cs).as_ref()).await;
+    for c in convs {
+        assert_eq!(stored.get(c), Some(&1), "{c}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,17 @@ use crate::transcript::{
 };
 
 /// Topic suffixes of the conversation lifecycle events that trigger an archive.
-pub const LIFECYCLE_SUFFIXES: [&str; 3] = ["customer.end", "acw", "user.end"];
+/// The EventBridge rule in `deploy/aws/template.yaml` subscribes to exactly
+/// these (`deploy/checks/test_templates.py` reads this line to check it).
+pub const LIFECYCLE_SUFFIXES: [&str; 2] = ["customer.end", "acw"];
+
+/// A lifecycle topic that is heard but deliberately not archived, and why.
+pub const USER_END_SUFFIX: &str = "user.end";
+
+/// Why `user.end` is skipped: the conversation may go on after it.
+pub const USER_END_REASON: &str = "user.end fires for each agent session, transfers included, \
+    while the conversation may go on; customer.end marks the customer's end and acw follows, \
+    so those trigger the archive";
 
 /// Media types this archive keeps (Genesys writes them upper-case).
 pub const DIGITAL_MEDIA: [&str; 2] = ["MESSAGE", "CHAT"];
@@ -203,8 +213,22 @@ pub fn classify(raw: &str) -> Result<Classified, InvalidInput> {
         ));
     };
     if !is_lifecycle_topic(&topic) {
+        let reason = if conversation_topic_suffix(&topic) == Some(USER_END_SUFFIX) {
+            USER_END_REASON
+        } else {
+            "not a topic this archive uses"
+        };
         return Ok(Classified::Skipped(Skipped {
-            reason: "not a topic this archive uses".into(),
+            reason: reason.into(),
+            topic,
+        }));
+    }
+    // The EventBridge rule cannot match a null mediaType (CloudFormation
+    // refuses null in a YAML event pattern), so neither does the classifier:
+    // an explicit null is a media type this archive does not keep.
+    if body.get("mediaType") == Some(&Value::Null) {
+        return Ok(Classified::Skipped(Skipped {
+            reason: "media type null is not archived".into(),
             topic,
         }));
     }
@@ -225,13 +249,18 @@ pub fn classify(raw: &str) -> Result<Classified, InvalidInput> {
     }))
 }
 
-/// Is this a `v2.detail.events.conversation.{id}.{customer.end|acw|user.end}` topic
+/// Is this a `v2.detail.events.conversation.{id}.{customer.end|acw}` topic
 /// (concrete or with the `{id}` placeholder)?
 pub fn is_lifecycle_topic(topic: &str) -> bool {
+    conversation_topic_suffix(topic).is_some_and(|suffix| LIFECYCLE_SUFFIXES.contains(&suffix))
+}
+
+/// `customer.end` of `v2.detail.events.conversation.{id}.customer.end`.
+fn conversation_topic_suffix(topic: &str) -> Option<&str> {
     topic
         .strip_prefix("v2.detail.events.conversation.")
         .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(_, suffix)| LIFECYCLE_SUFFIXES.contains(&suffix))
+        .map(|(_, suffix)| suffix)
 }
 
 /// The conversation id a concrete topic names, if any.

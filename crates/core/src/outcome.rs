@@ -70,6 +70,10 @@ pub enum ArchiveError {
     /// written is content-named, so the next try completes it.
     #[error("the record's time ran out before its archive completed")]
     TimedOut,
+    /// The archive of this record panicked: a bug. Only this record fails;
+    /// the others of its batch go on.
+    #[error("the archive of this record stopped unexpectedly ({0}); this is a bug")]
+    Crashed(String),
 }
 
 impl ArchiveError {
@@ -77,7 +81,7 @@ impl ArchiveError {
     pub fn class(&self) -> ErrorClass {
         match self {
             ArchiveError::Invalid(_) => ErrorClass::Invalid,
-            ArchiveError::Config { .. } => ErrorClass::Permanent,
+            ArchiveError::Config { .. } | ArchiveError::Crashed(_) => ErrorClass::Permanent,
             ArchiveError::TimedOut => ErrorClass::Transient,
             ArchiveError::Source { source, .. } => match source {
                 SourceError::NotReady { .. } => ErrorClass::NotReady,

@@ -5,8 +5,12 @@
 //! dead-letter queue after `maxReceiveCount` of them. A record that is merely
 //! early (the transcript is not produced yet) or throttled should not burn
 //! those receives in quick succession, so its visibility grows with each
-//! receive; an invalid record keeps the queue's default and reaches the DLQ
-//! soon, unchanged.
+//! receive. An invalid record is the opposite: no retry can help it, so it is
+//! released at once (visibility 0) and burns its receives in seconds, reaching
+//! the DLQ unchanged instead of waiting out the queue's visibility timeout
+//! (half an hour behind the Lambda) once per receive. A permanent failure
+//! keeps the queue's default: a person may fix its cause (a credential, a
+//! division) before its receives run out.
 
 use std::time::Duration;
 
@@ -46,7 +50,8 @@ impl Default for RequeuePolicy {
 impl RequeuePolicy {
     /// How long to hide a record that failed with `class` on its
     /// `receive_count`-th receive (1 for the first). `retry_after` is what
-    /// the other side asked for. `None` keeps the queue's default visibility.
+    /// the other side asked for. `None` keeps the queue's default visibility;
+    /// zero makes the record visible again at once.
     pub fn delay(
         &self,
         class: ErrorClass,
@@ -56,7 +61,8 @@ impl RequeuePolicy {
         let (base, cap) = match class {
             ErrorClass::NotReady => (self.not_ready_base, self.not_ready_cap),
             ErrorClass::Transient => (self.transient_base, self.transient_cap),
-            ErrorClass::Invalid | ErrorClass::Permanent => return None,
+            ErrorClass::Invalid => return Some(Duration::ZERO),
+            ErrorClass::Permanent => return None,
         };
         let doublings = receive_count.saturating_sub(1).min(16);
         let grown = base.saturating_mul(1u32 << doublings).min(cap);
@@ -99,9 +105,20 @@ mod tests {
     }
 
     #[test]
-    fn invalid_and_permanent_keep_the_queue_default() {
+    fn invalid_is_released_at_once_whatever_was_asked() {
         let p = RequeuePolicy::default();
-        assert_eq!(p.delay(ErrorClass::Invalid, 3, None), None);
+        for n in [1, 3, u32::MAX] {
+            assert_eq!(p.delay(ErrorClass::Invalid, n, None), Some(Duration::ZERO));
+        }
+        assert_eq!(
+            p.delay(ErrorClass::Invalid, 1, Some(Duration::from_secs(60))),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn permanent_keeps_the_queue_default() {
+        let p = RequeuePolicy::default();
         assert_eq!(
             p.delay(ErrorClass::Permanent, 1, Some(Duration::from_secs(5))),
             None

@@ -24,7 +24,7 @@ const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
 const EXPECTED: &[(&str, &str)] = &[
     ("eventbridge_customer_end__webmessaging.json", "lifecycle"),
     ("eventbridge_acw__webmessaging.json", "lifecycle"),
-    ("eventbridge_user_end__webmessaging.json", "lifecycle"),
+    ("eventbridge_user_end__webmessaging.json", "skipped"),
     ("eventbridge_transcription__voice_only.json", "skipped"),
     (
         "SEED_ASSUMED__eventbridge_transcripts__NOT_A_REAL_TOPIC.json",
@@ -159,6 +159,80 @@ fn voice_transcription_is_skipped_with_its_topic() {
         panic!()
     };
     assert!(s.topic.ends_with(".transcription"), "{}", s.topic);
+}
+
+#[test]
+fn user_end_is_skipped_because_the_conversation_may_go_on() {
+    let Ok(Classified::Skipped(s)) = classify(&fixture("eventbridge_user_end__webmessaging.json"))
+    else {
+        panic!("user.end must be skipped")
+    };
+    assert!(s.topic.ends_with(".user.end"), "{}", s.topic);
+    for why in ["agent session", "transfer", "customer.end", "acw"] {
+        assert!(
+            s.reason.contains(why),
+            "the reason says {why:?}: {}",
+            s.reason
+        );
+    }
+}
+
+/// The event a case of `deploy/checks/rule_cases.json` describes (the same
+/// construction as `rule_case_event` in `deploy/checks/test_templates.py`).
+fn rule_case_event(case: &serde_json::Value) -> String {
+    let topic = case["topic"].as_str().unwrap();
+    let conv = "c-rule-case";
+    let mut detail = serde_json::json!({
+        "topicName": format!("v2.detail.events.conversation.{conv}.{topic}"),
+        "version": "2",
+        "timestamp": "2026-09-20T09:31:40.412Z",
+    });
+    if let Some(body) = case["eventBody"].as_object() {
+        let mut body = body.clone();
+        body.entry("conversationId").or_insert(conv.into());
+        body.entry("eventTime")
+            .or_insert(1_789_896_700_123u64.into());
+        detail["eventBody"] = body.into();
+    }
+    serde_json::json!({
+        "version": "0",
+        "id": "rule-case",
+        "detail-type": format!("v2.detail.events.conversation.{{id}}.{topic}"),
+        "source": "aws.partner/genesys.com/cloud/6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/tvault",
+        "detail": detail,
+    })
+    .to_string()
+}
+
+#[test]
+fn the_classifier_archives_exactly_what_the_eventbridge_rule_delivers() {
+    // deploy/checks/test_templates.py holds the rule to the same cases.
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/checks/rule_cases.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let raw = match case["fixture"].as_str() {
+            Some(name) => fixture(name),
+            None => rule_case_event(case),
+        };
+        let got = classify(&raw);
+        assert!(
+            matches!(
+                got,
+                Ok(Classified::Lifecycle(_)) | Ok(Classified::Skipped(_))
+            ),
+            "{case}: {got:?}"
+        );
+        let archived = matches!(got, Ok(Classified::Lifecycle(_)));
+        assert_eq!(
+            archived,
+            case["archive"].as_bool().unwrap(),
+            "{case}: {got:?}"
+        );
+    }
 }
 
 fn lifecycle(body: &str) -> String {

@@ -2,13 +2,15 @@
 //! EventBridge event invoked directly.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::task::JoinSet;
 use tvault_aws::{Queue, SdkConfig};
 use tvault_core::ports::Deadline;
 use tvault_router::{Handled, Router};
@@ -17,18 +19,39 @@ use tvault_router::{Handled, Router};
 /// answer: a fixed part plus a twentieth of what is left.
 const RESERVE_FIXED: Duration = Duration::from_secs(2);
 
+/// The last part of the reserve, left to print the metrics line and post the
+/// response once the visibility changes are done (or given up).
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+/// No invocation lasts longer than Lambda's 15-minute limit; a deadline
+/// header further away than this (a clock jump, a broken emulator) is read
+/// as this, so the arithmetic on it cannot overflow.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
 pub struct App {
-    router: Router,
+    router: Arc<Router>,
     config: SdkConfig,
     concurrency: usize,
     function_name: String,
     queues: Mutex<HashMap<String, Queue>>,
 }
 
+/// When an invocation's records must stop, and when its visibility changes
+/// must be done.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Records are cut off here (the deadline less the reserve).
+    records_until: Instant,
+    /// The same, for the retries inside a record.
+    deadline: Deadline,
+    /// Visibility changes are given up here (the deadline less the answer margin).
+    changes_until: Instant,
+}
+
 impl App {
     pub fn new(router: Router, config: &SdkConfig, concurrency: usize) -> Self {
         Self {
-            router,
+            router: Arc::new(router),
             config: config.clone(),
             concurrency: concurrency.max(1),
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
@@ -37,14 +60,19 @@ impl App {
         }
     }
 
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
-        let deadline = record_deadline(event.context.deadline);
-        let result = if event.payload.get("Records").is_some() {
-            let batch: SqsEvent = serde_json::from_value(event.payload)?;
-            let response = self.batch(batch, deadline).await;
+    /// The payload arrives as raw JSON so that a direct invocation's event
+    /// is archived byte for byte as received (its `source/` copy is provenance).
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Error> {
+        let budget = budget(event.context.deadline);
+        let raw = event.payload;
+        let probe: Value = serde_json::from_str(raw.get())?;
+        let result = if probe.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(probe)?;
+            let response = self.batch(batch, budget).await;
             Ok(serde_json::to_value(response)?)
         } else {
-            self.direct(event.payload, deadline).await
+            let id = probe.get("id").and_then(Value::as_str).unwrap_or("direct");
+            self.direct(id, raw.get(), budget).await
         };
         println!(
             "{}",
@@ -57,22 +85,18 @@ impl App {
 
     /// An EventBridge event invoked without a queue: a failure is the
     /// invocation's error, so Lambda's async retries and the rule's DLQ apply.
-    async fn direct(&self, payload: Value, deadline: (Instant, Deadline)) -> Result<Value, Error> {
-        let body = payload.to_string();
-        let id = payload
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("direct")
-            .to_string();
-        let handled = self.run_one(&id, &body, 1, deadline).await;
+    async fn direct(&self, id: &str, body: &str, budget: Budget) -> Result<Value, Error> {
+        let handled = self.run_one(id, body, 1, budget).await;
         match handled.result {
             Ok(_) => Ok(Value::Null),
             Err(e) => Err(e.to_string().into()),
         }
     }
 
-    async fn batch(&self, batch: SqsEvent, deadline: (Instant, Deadline)) -> SqsBatchResponse {
+    async fn batch(&self, batch: SqsEvent, budget: Budget) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
+        // Visibility changes run on their own while later records finish.
+        let mut changes = JoinSet::new();
         let mut results = futures::stream::iter(batch.records)
             .map(|m| async move {
                 let id = m.message_id.clone().unwrap_or_default();
@@ -91,7 +115,7 @@ impl App {
                         .saw_age_ms(now_ms().saturating_sub(sent));
                 }
                 let handled = self
-                    .run_one(&id, m.body.as_deref().unwrap_or(""), count, deadline)
+                    .run_one(&id, m.body.as_deref().unwrap_or(""), count, budget)
                     .await;
                 (m, handled)
             })
@@ -101,24 +125,36 @@ impl App {
                 continue;
             }
             if let Some(delay) = handled.requeue_after {
-                self.delay(&m, delay).await;
+                self.change_visibility(&mut changes, &m, delay);
             }
             response.add_failure(m.message_id.unwrap_or_default());
+        }
+        drop(results);
+        let pending = tokio::time::timeout_at(budget.changes_until.into(), async {
+            while changes.join_next().await.is_some() {}
+        })
+        .await;
+        if pending.is_err() {
+            tracing::warn!(
+                pending = changes.len(),
+                "visibility changes not done within the deadline's reserve; those records return after the queue's visibility timeout"
+            );
+            changes.abort_all();
         }
         response
     }
 
-    /// Archive one record, cut off at the record deadline so the function
-    /// always answers before its own timeout.
-    async fn run_one(
-        &self,
-        id: &str,
-        body: &str,
-        count: u32,
-        (until, deadline): (Instant, Deadline),
-    ) -> Handled {
-        let left = until.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, self.router.handle(id, body, count, deadline)).await {
+    /// Archive one record on a task of its own (a panic fails this record
+    /// only), cut off at the record deadline so the function always answers
+    /// before its own timeout.
+    async fn run_one(&self, id: &str, body: &str, count: u32, budget: Budget) -> Handled {
+        let left = budget
+            .records_until
+            .saturating_duration_since(Instant::now());
+        let handling = self
+            .router
+            .handle_isolated(id, body, count, budget.deadline);
+        match tokio::time::timeout(left, handling).await {
             Ok(h) => h,
             Err(_) => {
                 tracing::warn!(
@@ -137,9 +173,10 @@ impl App {
         }
     }
 
-    /// Hide a failed record for `delay` (not-ready or throttled), so it comes
-    /// back later instead of burning its receives.
-    async fn delay(&self, m: &SqsMessage, delay: Duration) {
+    /// Start hiding a failed record for `delay` (not-ready or throttled, so
+    /// it comes back later instead of burning its receives), or releasing it
+    /// at once (zero: invalid input, to reach the DLQ in seconds).
+    fn change_visibility(&self, changes: &mut JoinSet<()>, m: &SqsMessage, delay: Duration) {
         let (Some(arn), Some(receipt)) = (&m.event_source_arn, &m.receipt_handle) else {
             return;
         };
@@ -153,9 +190,12 @@ impl App {
                 .clone()
         });
         let Ok(queue) = queue else { return };
-        if let Err(e) = queue.change_visibility(receipt, delay).await {
-            tracing::warn!(error = %e, "could not delay the record; it returns after the default visibility");
-        }
+        let (receipt, id) = (receipt.clone(), m.message_id.clone().unwrap_or_default());
+        changes.spawn(async move {
+            if let Err(e) = queue.change_visibility(&receipt, delay).await {
+                tracing::warn!(message_id = %id, error = %e, "could not change the record's visibility; it returns after the queue's visibility timeout");
+            }
+        });
     }
 }
 
@@ -166,13 +206,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The instant by which records must be done, from the invocation's deadline
-/// (milliseconds since the epoch).
-fn record_deadline(deadline_ms: u64) -> (Instant, Deadline) {
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+/// The invocation's budget, from its deadline (milliseconds since the epoch).
+fn budget(deadline_ms: u64) -> Budget {
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms())).min(LONGEST_INVOCATION);
     let keep = RESERVE_FIXED + left / 20;
-    let until = Instant::now() + left.saturating_sub(keep);
-    (until, Deadline::at(until))
+    let now = Instant::now();
+    let records_until = now + left.saturating_sub(keep);
+    Budget {
+        records_until,
+        deadline: Deadline::at(records_until),
+        changes_until: now + left.saturating_sub(ANSWER_MARGIN),
+    }
 }
 
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` to the queue URL, honouring
@@ -194,6 +238,97 @@ fn queue_url(arn: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tvault_core::Archiver;
+    use tvault_core::ports::{ConversationSource, SystemClock, Vault};
+    use tvault_testkit::panic::{PanickingSource, transcript_event};
+    use tvault_vault::ObjectVault;
+
+    /// An app over a memory vault, with `source` as its Genesys.
+    fn app(source: Option<Arc<dyn ConversationSource>>) -> (App, Arc<ObjectVault>) {
+        let vault = tvault_vault::open("memory://").unwrap();
+        let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
+        let router = Router::from_parts(archiver, vault.clone());
+        let config = SdkConfig::builder().build();
+        (App::new(router, &config, 4), vault)
+    }
+
+    fn invocation(payload: &str) -> LambdaEvent<Box<RawValue>> {
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = now_ms() + 60_000;
+        LambdaEvent::new(RawValue::from_string(payload.to_string()).unwrap(), context)
+    }
+
+    /// An SQS event with these (message id, body) records, as the event
+    /// source mapping sends it (no ARN: no visibility change is attempted).
+    fn sqs_event(records: &[(&str, &str)]) -> String {
+        let records: Vec<Value> = records
+            .iter()
+            .map(|(id, body)| {
+                serde_json::json!({
+                    "messageId": id, "receiptHandle": format!("rh-{id}"), "body": body,
+                    "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                    "eventSource": "aws:sqs", "awsRegion": "eu-west-1"
+                })
+            })
+            .collect();
+        serde_json::json!({ "Records": records }).to_string()
+    }
+
+    fn failures(response: &Value) -> Vec<&str> {
+        let mut ids: Vec<&str> = response["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_record_fails_alone_and_its_batch_answers() {
+        let (app, vault) = app(Some(Arc::new(PanickingSource)));
+        let boom = tvault_testkit::pipeline::customer_end("boom-8d3f4c1e");
+        let calm = [
+            transcript_event("calm-1-8d3f4c1e"),
+            transcript_event("calm-2-8d3f4c1e"),
+        ];
+        let event = sqs_event(&[
+            ("m-calm-1", &calm[0]),
+            ("m-boom", &boom),
+            ("m-calm-2", &calm[1]),
+        ]);
+        let response = app.handle(invocation(&event)).await.unwrap();
+        assert_eq!(failures(&response), ["m-boom"]);
+        for conv in ["calm-1-8d3f4c1e", "calm-2-8d3f4c1e"] {
+            let stored = vault.list(&format!("conversations/{conv}/")).await.unwrap();
+            assert!(
+                stored.iter().any(|l| l.path.contains("/manifest.")),
+                "{conv} committed: {stored:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_direct_invocation_is_archived_byte_for_byte() {
+        let (app, vault) = app(None);
+        // Key order, spacing and number spelling as a producer might send them;
+        // re-serialising would sort the keys and drop the spaces.
+        let event = r#"{ "id" : "evt-raw-1", "version":"0", "source":"tvault.tests", "detail-type":"transcript",
+            "detail": {"messages": [{"text": "hi", "timestamp": "2026-09-20T09:14:03.512Z", "messageId": "m1"}],
+                       "mediaType": "MESSAGE", "conversationId": "raw-8d3f4c1e", "size": 1.0e3}}"#;
+        let answer = app.handle(invocation(event)).await.unwrap();
+        assert_eq!(answer, Value::Null);
+        let mut found = false;
+        for l in vault
+            .list("conversations/raw-8d3f4c1e/source/")
+            .await
+            .unwrap()
+        {
+            found |= vault.get(&l.path).await.unwrap().as_ref() == event.as_bytes();
+        }
+        assert!(found, "the event's bytes are in the vault as received");
+    }
 
     #[test]
     fn queue_urls_come_from_arns() {
@@ -210,14 +345,28 @@ mod tests {
     }
 
     #[test]
-    fn the_record_deadline_keeps_time_in_reserve() {
-        let (until, _) = record_deadline(now_ms() + 60_000);
-        let left = until.saturating_duration_since(Instant::now());
+    fn the_budget_keeps_time_in_reserve_for_visibility_changes_and_the_answer() {
+        let b = budget(now_ms() + 60_000);
+        let left = b.records_until.saturating_duration_since(Instant::now());
         assert!(
             left <= Duration::from_secs(55) && left >= Duration::from_secs(54),
             "{left:?}"
         );
-        let (until, _) = record_deadline(now_ms().saturating_sub(5));
-        assert!(until <= Instant::now());
+        let changes = b.changes_until.saturating_duration_since(Instant::now());
+        assert!(
+            changes <= Duration::from_millis(59_500) && changes >= Duration::from_secs(59),
+            "{changes:?}"
+        );
+        let b = budget(now_ms().saturating_sub(5));
+        assert!(b.records_until <= Instant::now() && b.changes_until <= Instant::now());
+    }
+
+    #[test]
+    fn a_deadline_header_far_in_the_future_is_read_as_the_longest_invocation() {
+        for ms in [u64::MAX, u64::MAX / 2, now_ms() + 10 * 3_600_000] {
+            let b = budget(ms);
+            let left = b.records_until.saturating_duration_since(Instant::now());
+            assert!(left <= LONGEST_INVOCATION, "{ms}: {left:?}");
+        }
     }
 }

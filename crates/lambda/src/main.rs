@@ -11,7 +11,7 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -41,7 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     let app = Arc::new(handler::App::new(router, &config, concurrency));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }
     }))

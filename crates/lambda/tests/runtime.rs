@@ -16,7 +16,9 @@ use tvault_testkit::genesys::{
     CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Fault, Route,
 };
 use tvault_testkit::lambda::{Answer, RuntimeApi};
+use tvault_testkit::panic::transcript_event;
 use tvault_testkit::pipeline::{self, Queues};
+use tvault_testkit::proxy::{FaultPlan, Proxy};
 
 struct Function {
     child: tokio::process::Child,
@@ -103,6 +105,19 @@ fn start(
 /// What an SQS event source mapping does: receive a batch, invoke, delete
 /// the records the response does not list as failed. Returns the failures.
 async fn poll_once(rt: &RuntimeApi, q: &Queues, visibility: i32) -> Option<Vec<String>> {
+    poll_batch(rt, q, visibility, Duration::from_secs(60))
+        .await
+        .map(|(_, failed)| failed)
+}
+
+/// [`poll_once`] for a function whose timeout is `timeout`; also returns how
+/// many records the batch held.
+async fn poll_batch(
+    rt: &RuntimeApi,
+    q: &Queues,
+    visibility: i32,
+    timeout: Duration,
+) -> Option<(usize, Vec<String>)> {
     let batch = q.source.receive(10, 1, visibility).await.unwrap();
     if batch.is_empty() {
         return None;
@@ -125,9 +140,7 @@ async fn poll_once(rt: &RuntimeApi, q: &Queues, visibility: i32) -> Option<Vec<S
             })
         })
         .collect();
-    let answer = rt
-        .invoke(json!({ "Records": records }), Duration::from_secs(60))
-        .await;
+    let answer = rt.invoke(json!({ "Records": records }), timeout).await;
     let Answer::Response(resp) = answer else {
         panic!("the function failed the whole batch: {answer:?}")
     };
@@ -142,7 +155,7 @@ async fn poll_once(rt: &RuntimeApi, q: &Queues, visibility: i32) -> Option<Vec<S
             q.source.delete(&m.receipt_handle).await.unwrap();
         }
     }
-    Some(failed.into_iter().collect())
+    Some((batch.len(), failed.into_iter().collect()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,5 +308,194 @@ async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
         "hidden, not visible, not lost"
     );
     assert!(q.source.receive(10, 1, 1).await.unwrap().is_empty());
+    f.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_is_released_at_once_and_reaches_the_dlq_in_seconds() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    // The queue hides a received record for 5 minutes (the template's is half
+    // an hour); poison must not wait that out once per receive.
+    let q = pipeline::queues(&config, 2, 300).await;
+    let mut poison = vec![
+        "this is not JSON".to_string(),
+        r#"{"detail":{"conversationId":"../../etc/passwd","messages":[]}}"#.to_string(),
+    ];
+    pipeline::send_all(&q.source, &poison).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, None).await;
+    let mut f = start(&rt, &endpoint, &secret_id, dir.path().join("v"), &[]);
+
+    let end = Instant::now() + Duration::from_secs(30);
+    while q.dlq.depth().await.unwrap().0 < 2 && Instant::now() < end {
+        if poll_once(&rt, &q, 300).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(
+        q.dlq.depth().await.unwrap().0,
+        2,
+        "both poison records in the DLQ"
+    );
+    assert_eq!(q.source.depth().await.unwrap(), (0, 0));
+    poison.sort();
+    assert_eq!(pipeline::take_all(&q.dlq).await, poison, "bodies unchanged");
+    f.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visibility_changes_of_a_batch_run_concurrently_within_the_reserve() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 300).await;
+    let poison: Vec<String> = (0..10).map(|i| format!("not JSON #{i}")).collect();
+    pipeline::send_all(&q.source, &poison).await;
+    // Every SQS call of the function takes a second (a slow network, a
+    // throttled endpoint): ten changes one after the other would take ten,
+    // past the 6 s timeout and its reserve (2.3 s).
+    let slow = Proxy::start(
+        &endpoint,
+        FaultPlan {
+            delay: Duration::from_secs(1),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, None).await;
+    let mut f = start(&rt, &slow.url(), &secret_id, dir.path().join("v"), &[]);
+    // The first invocation after the cold start (the secret is read through
+    // the slow proxy too) is the one measured.
+    while rt.first_poll().is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let timeout = Duration::from_secs(6);
+    let invoked = Instant::now();
+    // moto returns every visible message up to the 10 asked for.
+    let (records, failed) = poll_batch(&rt, &q, 300, timeout).await.unwrap();
+    let took = invoked.elapsed();
+    assert_eq!((records, failed.len()), (10, 10));
+    assert!(
+        took < timeout,
+        "the function answered after its timeout: {took:?}"
+    );
+    // Every invalid record was released: all ten are visible again at once,
+    // although the queue would have hidden them for 5 minutes.
+    assert_eq!(q.source.depth().await.unwrap(), (10, 0));
+    f.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_invocation_archives_the_event_bytes_as_received() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, None).await;
+    let mut f = start(&rt, &endpoint, &secret_id, dir.path().join("v"), &[]);
+    // Spacing, key order and a number spelled 1.0e3: a re-serialised Value
+    // would sort the keys, drop the spaces and write 1000.0.
+    let event = r#"{ "id" : "evt-direct-1", "version":"0", "source":"tvault.tests", "detail-type":"transcript",
+        "detail": {"messages": [{"text": "hi", "timestamp": "2026-09-20T09:14:03.512Z", "messageId": "m1"}],
+                   "mediaType": "MESSAGE", "conversationId": "direct-8d3f4c1e", "size": 1.0e3}}"#;
+    let answer = rt.invoke_raw(event, Duration::from_secs(60)).await;
+    assert_eq!(answer, Answer::Response(Value::Null));
+    let vault = tvault_vault::open(dir.path().join("v").to_str().unwrap()).unwrap();
+    let mut stored = Vec::new();
+    for l in
+        tvault_core::ports::Vault::list(vault.as_ref(), "conversations/direct-8d3f4c1e/source/")
+            .await
+            .unwrap()
+    {
+        stored.push(
+            tvault_core::ports::Vault::get(vault.as_ref(), &l.path)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        stored.iter().any(|b| b.as_ref() == event.as_bytes()),
+        "the event's bytes, as received, are under source/"
+    );
+    f.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_azure_retry_after_of_1e30_fails_its_record_as_transient_not_the_batch() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // Azurite behind the fault proxy: its first answer is 429 with Retry-After 1e30.
+    let azurite = std::env::var("TVAULT_TEST_AZURITE").unwrap();
+    let (origin, _) = azurite.rsplit_once('/').unwrap();
+    let proxy = Proxy::start(
+        origin,
+        FaultPlan {
+            throttle_first: 1,
+            retry_after_raw: Some("1e30".into()),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (proxied_url, proxied_cs) = (
+        vault_url.replacen(origin, &proxy.url(), 1),
+        cs.replacen(origin, &proxy.url(), 1),
+    );
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 2).await;
+    let convs = ["ra1-8d3f4c1e", "ra2-8d3f4c1e", "ra3-8d3f4c1e"];
+    for c in convs {
+        q.source.send(&transcript_event(c)).await.unwrap();
+    }
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&proxied_cs)).await;
+    let mut f = start(&rt, &endpoint, &secret_id, &proxied_url, &[]);
+
+    let started = Instant::now();
+    // moto returns every visible message up to the 10 asked for: one batch.
+    let (records, failed) = poll_batch(&rt, &q, 2, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(records, 3);
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the throttled record fails: {failed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "slept through the Retry-After's 30 s cap"
+    );
+    assert_eq!(proxy.counts().throttled_429, 1);
+    // Transient: hidden for the router's transient delay (10 s), longer than
+    // the queue's own 2 s; a crashed (panicked) record would be visible again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(q.source.depth().await.unwrap(), (0, 1));
+    // The queue's next try archives it.
+    let end = Instant::now() + Duration::from_secs(30);
+    while q.source.depth().await.unwrap() != (0, 0) && Instant::now() < end {
+        if poll_once(&rt, &q, 2).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let vault = pipeline::azurite_vault(&vault_url, &cs);
+    let stored = pipeline::generations(vault.as_ref()).await;
+    for c in convs {
+        assert_eq!(stored.get(c), Some(&1), "{c}");
+    }
     f.child.kill().await.unwrap();
 }

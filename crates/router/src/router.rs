@@ -11,6 +11,7 @@ use tvault_core::ports::Deadline;
 use tvault_core::retry::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
+use tvault_vault::azure::retry::with_deadline;
 
 use crate::metrics::Metrics;
 use crate::settings::{Settings, SettingsError};
@@ -54,14 +55,26 @@ impl Router {
     /// A router over fixed settings (no secret).
     pub fn new(settings: Settings) -> Result<Self, SettingsError> {
         let (archiver, vault) = settings.build()?;
-        Ok(Self {
+        Ok(Self::from_parts(archiver, vault).with_base(settings))
+    }
+
+    /// A router over an archiver built elsewhere, and the vault whose request
+    /// counters feed the metrics (usually the archiver's own). No secret: a
+    /// refused credential is not re-read.
+    pub fn from_parts(archiver: Archiver, vault: Arc<ObjectVault>) -> Self {
+        Self {
             archiver: RwLock::new((Arc::new(archiver), vault)),
             azure_retries_seen: AtomicU64::new(0),
-            base: settings,
+            base: Settings::default(),
             secret: None,
             policy: RequeuePolicy::default(),
             metrics: Metrics::default(),
-        })
+        }
+    }
+
+    fn with_base(mut self, base: Settings) -> Self {
+        self.base = base;
+        self
     }
 
     /// Settings from the environment; when `TVAULT_SECRET_ID` is set, the
@@ -138,14 +151,22 @@ impl Router {
             message_id,
             conversation_id = tracing::field::Empty
         );
+        // The vault port's reads (exists, get, list) take no deadline; in
+        // this scope the Azure retry layer sees the record's all the same, so
+        // a Retry-After on a read longer than the record has left hands the
+        // record back at once instead of sleeping through it.
+        let archive = || async {
+            let archiver = self.archiver().await;
+            with_deadline(deadline, archiver.archive_raw(body, deadline)).await
+        };
         async {
-            let mut result = self.archiver().await.archive_raw(body, deadline).await;
+            let mut result = archive().await;
             if let Err(e) = &result
                 && e.is_access_refused()
                 && self.reload().await
             {
                 info!("retrying with the re-read settings secret");
-                result = self.archiver().await.archive_raw(body, deadline).await;
+                result = archive().await;
             }
             self.metrics.record(&result);
             let requeue_after = match &result {
@@ -177,6 +198,40 @@ impl Router {
         .await
     }
 
+    /// [`Router::handle`] on a task of its own, so that a panic anywhere in
+    /// this record's archive (a library, an arithmetic slip on a hostile
+    /// header) fails this record only: it comes back as
+    /// [`ArchiveError::Crashed`], counted and logged, with the queue's default
+    /// visibility (a bug does not go away on a quick retry), while the other
+    /// records of the batch go on. Dropping the returned future aborts the
+    /// task (a Lambda record cut off at its deadline, a worker shutting down),
+    /// so no archive outlives the wait for it.
+    pub async fn handle_isolated(
+        self: &Arc<Self>,
+        message_id: &str,
+        body: &str,
+        receive_count: u32,
+        deadline: Deadline,
+    ) -> Handled {
+        let router = Arc::clone(self);
+        let (id, text) = (message_id.to_string(), body.to_string());
+        let mut task = AbortOnDrop(tokio::spawn(async move {
+            router.handle(&id, &text, receive_count, deadline).await
+        }));
+        let failure = match (&mut task.0).await {
+            Ok(handled) => return handled,
+            Err(e) if e.is_panic() => panic_text(e.into_panic()),
+            Err(_) => "its task was cancelled".to_string(),
+        };
+        error!(message_id, reason = %failure, "record failed; its archive panicked (a bug)");
+        let result = Err(ArchiveError::Crashed(failure));
+        self.metrics.record(&result);
+        Handled {
+            result,
+            requeue_after: None,
+        }
+    }
+
     /// Re-read the secret after a rejected credential; rebuild the archiver
     /// when it changed. Returns whether anything changed.
     async fn reload(&self) -> bool {
@@ -202,5 +257,77 @@ impl Router {
                 false
             }
         }
+    }
+}
+
+/// Aborts the task when dropped, so the task lives no longer than its awaiter.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The text of a panic, at most 200 characters (the full message and its
+/// location are on stderr from the panic hook).
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("panicked: {short}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+    use tvault_core::ports::SystemClock;
+    use tvault_testkit::panic::{PanickingSource, transcript_event};
+
+    /// A router over a memory vault whose Genesys source panics on any call.
+    fn router_whose_source_panics() -> Arc<Router> {
+        let vault = tvault_vault::open("memory://").unwrap();
+        let archiver = Archiver::new(
+            vault.clone(),
+            Some(Arc::new(PanickingSource)),
+            Arc::new(SystemClock),
+        );
+        Arc::new(Router::from_parts(archiver, vault))
+    }
+
+    #[tokio::test]
+    async fn a_panicking_record_fails_alone_and_the_router_goes_on() {
+        let router = router_whose_source_panics();
+        let lifecycle = tvault_testkit::pipeline::customer_end("boom-8d3f4c1e");
+        let h = router
+            .handle_isolated("m-1", &lifecycle, 1, Deadline::NONE)
+            .await;
+        let Err(ArchiveError::Crashed(why)) = &h.result else {
+            panic!("expected a crashed record, got {:?}", h.result)
+        };
+        assert!(why.contains("panics on purpose"), "{why}");
+        assert_eq!(
+            h.result.as_ref().unwrap_err().class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(h.requeue_after, None, "the queue's default visibility");
+
+        let ok = router
+            .handle_isolated("m-2", &transcript_event("calm-8d3f4c1e"), 1, Deadline::NONE)
+            .await;
+        assert!(
+            matches!(ok.result, Ok(Outcome::Archived(_))),
+            "{:?}",
+            ok.result
+        );
+        assert_eq!(router.metrics.failed.load(Relaxed), 1);
+        assert_eq!(router.metrics.archived.load(Relaxed), 1);
     }
 }

@@ -33,7 +33,7 @@ pub enum Answer {
 
 struct Pending {
     id: String,
-    event: Value,
+    event: Bytes,
     deadline_ms: u64,
 }
 
@@ -111,6 +111,14 @@ impl RuntimeApi {
     /// Invoke the function with `event` and `timeout` (the function's
     /// configured timeout: the deadline it is told), and wait for its answer.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Answer {
+        self.invoke_raw(serde_json::to_vec(&event).unwrap_or_default(), timeout)
+            .await
+    }
+
+    /// [`RuntimeApi::invoke`] with the event's bytes exactly as given (a
+    /// direct invocation whose spacing and key order must survive).
+    pub async fn invoke_raw(&self, event: impl Into<Bytes>, timeout: Duration) -> Answer {
+        let event = event.into();
         let (tx, rx) = oneshot::channel();
         {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,8 +160,7 @@ async fn handle(state: &Arc<Mutex<State>>, ready: &Arc<Notify>, req: Request<Inc
                 s.queue.pop_front()
             };
             if let Some(p) = next {
-                let body = serde_json::to_vec(&p.event).unwrap_or_default();
-                let mut r = Response::new(Full::new(Bytes::from(body)));
+                let mut r = Response::new(Full::new(p.event));
                 let h = r.headers_mut();
                 let hv = |s: String| {
                     hyper::header::HeaderValue::from_str(&s)

@@ -177,7 +177,7 @@ pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poiso
                 format!("photo of {conv}").into_bytes(),
                 format!("invoice {conv}").into_bytes(),
             ));
-            let suffix = ["customer.end", "acw", "user.end"][i % 3];
+            let suffix = ["customer.end", "acw"][i % 2];
             let body = json!({"eventTime": 1_789_896_700_123u64 + i as u64, "conversationId": conv, "mediaType": "MESSAGE", "messageType": "WEBMESSAGING"});
             bodies.push(envelope(&format!("evt-{i}"), suffix, &conv, body));
         } else {

@@ -43,6 +43,9 @@ pub struct FaultPlan {
     pub throttle_429: f64,
     /// `Retry-After` sent with 429 answers (whole seconds, rounded up); none when `None`.
     pub retry_after: Option<Duration>,
+    /// Sent verbatim as `Retry-After` with 429 answers instead of `retry_after`:
+    /// hostile values such as `1e30`, `-1` or a date in year 9999.
+    pub retry_after_raw: Option<String>,
     /// Also send `x-ms-retry-after-ms` with 503 answers.
     pub retry_after_ms_on_503: Option<Duration>,
     /// The first this many requests are all answered 429 (deterministic tests).
@@ -66,6 +69,7 @@ impl Default for FaultPlan {
             throttle_503: 0.0,
             throttle_429: 0.0,
             retry_after: Some(Duration::from_secs(1)),
+            retry_after_raw: None,
             retry_after_ms_on_503: None,
             throttle_first: 0,
             drop_after_first: 0,
@@ -261,10 +265,12 @@ fn throttled(status: StatusCode, plan: &FaultPlan) -> Response<Full<Bytes>> {
         .status(status)
         .header("content-type", "application/xml")
         .header("x-ms-error-code", "ServerBusy");
-    if status == StatusCode::TOO_MANY_REQUESTS
-        && let Some(ra) = plan.retry_after
-    {
-        b = b.header("retry-after", ra.as_secs_f64().ceil().to_string());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(raw) = &plan.retry_after_raw {
+            b = b.header("retry-after", raw.as_str());
+        } else if let Some(ra) = plan.retry_after {
+            b = b.header("retry-after", ra.as_secs_f64().ceil().to_string());
+        }
     }
     if status == StatusCode::SERVICE_UNAVAILABLE
         && let Some(ms) = plan.retry_after_ms_on_503

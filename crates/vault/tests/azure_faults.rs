@@ -310,6 +310,56 @@ async fn retry_after_past_the_deadline_fails_fast_as_transient() {
 }
 
 #[tokio::test]
+async fn a_retry_after_of_1e30_ends_the_retries_at_once_and_a_later_try_succeeds() {
+    // Retry-After is upstream input; 1e30 seconds used to panic in
+    // Duration::from_secs_f64. Longer than the record has left, so the
+    // record is handed back at once, though we would sleep only the 30 s cap.
+    let plan = FaultPlan {
+        throttle_first: 1,
+        retry_after_raw: Some("1e30".into()),
+        ..FaultPlan::default()
+    };
+    let Some(s) = setup("retryafter1e30", plan, RetryPolicy::default(), None).await else {
+        return;
+    };
+    let put = |deadline| {
+        s.faulty.put_new(
+            "a/b.json",
+            Bytes::from_static(b"{}"),
+            "application/json",
+            deadline,
+        )
+    };
+    let started = Instant::now();
+    let err = put(Deadline::at(started + Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "slept instead of handing the record back"
+    );
+    match err {
+        VaultError::Backend {
+            transient, message, ..
+        } => {
+            assert!(transient);
+            assert!(message.contains("more than a day"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.faulty.azure_stats().unwrap().deadline_give_ups, 1);
+    assert!(!s.direct.exists("a/b.json").await.unwrap());
+    // The queue's later try finds Azure willing.
+    put(Deadline::at(Instant::now() + Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.direct.get("a/b.json").await.unwrap(),
+        Bytes::from_static(b"{}")
+    );
+}
+
+#[tokio::test]
 async fn a_create_whose_answer_was_lost_ends_as_success() {
     let plan = FaultPlan {
         drop_after_first: 1,

@@ -5,9 +5,11 @@
 //! On 429, 500, 502, 503, 504 and on connection errors it waits and tries
 //! again, with jittered exponential backoff, honouring `x-ms-retry-after-ms`
 //! and `Retry-After` (up to a cap), inside the caller's [`Deadline`]. A wait
-//! that would end past the deadline fails at once with [`GiveUp`], so the
-//! record goes back to the queue instead of sleeping through its visibility
-//! timeout. object_store's own retry loop is turned off
+//! that would end past the deadline, or a `Retry-After` longer than what is
+//! left of it (even if we would sleep only the capped part), fails at once
+//! with [`GiveUp`], so the record goes back to the queue instead of sleeping
+//! through its visibility timeout. `Retry-After` is upstream input: any
+//! number (`1e30`, `u64::MAX`) is read with saturating arithmetic. object_store's own retry loop is turned off
 //! ([`RetryPolicy::object_store_retry`]): it ignores `Retry-After` and the
 //! deadline, and would multiply the attempts made here.
 //!
@@ -156,7 +158,8 @@ fn current_deadline() -> Deadline {
 pub enum GiveUp {
     /// Waiting as asked would end past the record's deadline.
     #[error(
-        "Azure answered {status} and asked to wait {wait:?}, past this record's deadline; hand the record back and retry later"
+        "Azure answered {status} and asked to wait {}, past this record's deadline; hand the record back and retry later",
+        seconds(*wait)
     )]
     PastDeadline { status: u16, wait: Duration },
     /// The deadline had already passed before the request was sent.
@@ -165,6 +168,15 @@ pub enum GiveUp {
     /// No response headers in time.
     #[error("no response within {0:?}")]
     Timeout(Duration),
+}
+
+/// `12.5 s`, or `more than a day` for the absurd waits a hostile header asks.
+fn seconds(wait: Duration) -> String {
+    if wait > Duration::from_secs(86_400) {
+        "more than a day".to_string()
+    } else {
+        format!("{:.1} s", wait.as_secs_f64())
+    }
 }
 
 /// Counters of what the wrapper did, readable by the caller.
@@ -316,7 +328,9 @@ fn repeat_safe(req: &HttpRequest) -> bool {
 }
 
 /// The wait the service asked for: `x-ms-retry-after-ms`, `retry-after-ms`,
-/// or `Retry-After` in seconds or as an HTTP date.
+/// or `Retry-After` in seconds or as an HTTP date. A number too large for a
+/// `Duration` (`1e30`, `inf`) is [`Duration::MAX`]: the service asked for
+/// longer than anyone will wait. Negative or NaN is no answer (`None`).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = headers
@@ -333,7 +347,11 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .ok()?
         .trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if secs.is_nan() || secs < 0.0 {
+            return None;
+        }
+        // Duration::from_secs_f64 panics past u64::MAX seconds.
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let left = at.signed_duration_since(chrono::Utc::now());
@@ -418,13 +436,18 @@ impl HttpService for RetryingService {
                 Some(a) => a.min(policy.retry_after_cap),
                 None => policy.backoff(attempt),
             };
-            if !deadline.allows(Instant::now(), wait) {
+            // The service's own ask counts, not only our capped sleep: asked
+            // to stay away longer than this record has left, we hand the
+            // record back to the queue at once instead of retrying early.
+            let now = Instant::now();
+            let too_long = asked.filter(|a| !deadline.allows(now, *a));
+            if too_long.is_some() || !deadline.allows(now, wait) {
                 bump(&stats.deadline_give_ups);
                 return Err(HttpError::new(
                     HttpErrorKind::Unknown,
                     GiveUp::PastDeadline {
                         status: status.map(|s| s.as_u16()).unwrap_or(0),
-                        wait,
+                        wait: too_long.unwrap_or(wait),
                     },
                 ));
             }
@@ -464,6 +487,32 @@ mod tests {
             "a past date means now"
         );
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        let ask = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", v.parse().unwrap());
+            retry_after(&h)
+        };
+        for huge in [
+            "1e30",
+            "1e400",
+            "inf",
+            "18446744073709551616",
+            "18446744073709551615.5",
+        ] {
+            assert_eq!(ask(huge), Some(Duration::MAX), "{huge}");
+        }
+        for junk in ["-1", "NaN", "-inf", "soon", ""] {
+            assert_eq!(ask(junk), None, "{junk}");
+        }
+        assert_eq!(ask("0.25"), Some(Duration::from_millis(250)));
+        assert!(ask("Fri, 31 Dec 9999 23:59:59 GMT").unwrap() > Duration::from_secs(1 << 37));
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-retry-after-ms", u64::MAX.to_string().parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(u64::MAX)));
     }
 
     #[test]
