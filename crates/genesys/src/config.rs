@@ -2,13 +2,15 @@
 //! credentials, and the builder that validates them.
 //!
 //! `GENESYSCLOUD_REGION` takes an AWS region name (`eu-west-1`), a Genesys
-//! domain (`mypurecloud.ie`), or a base URL (`http://127.0.0.1:8080`) whose
+//! domain of the region table (`mypurecloud.ie`, or one of its hosts such as
+//! `api.mypurecloud.ie`), or a base URL (`http://127.0.0.1:8080`) whose
 //! `/oauth/token` and `/api/v2/...` are served by one host (tests, proxies).
-
-use std::net::IpAddr;
+//! Any other host needs that explicit base URL: the client secret is sent to
+//! `login.{domain}`, so a typo in a bare domain must not pick the host.
 
 use reqwest::Url;
 
+use crate::hosts;
 use crate::tuning::Tuning;
 
 /// Environment variable holding the OAuth client id.
@@ -54,7 +56,7 @@ pub enum ConfigError {
     #[error("{0} is missing: set it on the builder")]
     Missing(&'static str),
     #[error(
-        "region {0:?} is not a Genesys Cloud region, domain or http(s) URL; use e.g. eu-west-1, mypurecloud.ie or https://api.mypurecloud.ie"
+        "region {0:?} is not a known Genesys Cloud region or domain; use e.g. eu-west-1 or mypurecloud.ie, or give the full base URL (https://...) of any other host"
     )]
     UnknownRegion(String),
     #[error(
@@ -76,7 +78,12 @@ pub struct Endpoints {
     pub login: String,
     /// Prefix of Genesys-hosted attachment URLs, up to and including
     /// `/api/v2/downloads/` (`https://api-downloads.mypurecloud.ie/api/v2/downloads/`).
+    /// `api.{domain}` serves the same paths (see [`crate::download::download_id`]).
     pub downloads: String,
+    /// The base URL is a loopback test server (the fake API of the tests):
+    /// only then may attachment URLs use plain http or loopback addresses
+    /// (see [`crate::hosts`]).
+    pub local: bool,
 }
 
 impl Endpoints {
@@ -87,21 +94,23 @@ impl Endpoints {
             return Self::from_base_url(r);
         }
         let lower = r.to_ascii_lowercase();
-        let domain = match REGIONS.iter().find(|(name, _)| *name == lower) {
-            Some((_, domain)) => (*domain).to_string(),
-            None if looks_like_domain(&lower) => {
-                // Accept a host name pasted whole (`api.mypurecloud.ie`).
-                let d = lower.strip_prefix("api.").unwrap_or(&lower);
-                let d = d.strip_prefix("login.").unwrap_or(d);
-                d.to_string()
-            }
-            None => return Err(ConfigError::UnknownRegion(r.to_string())),
-        };
-        Ok(Endpoints {
+        // A host name pasted whole (`api.mypurecloud.ie`) is accepted too.
+        let domain = REGIONS
+            .iter()
+            .find(|(name, _)| *name == lower)
+            .map(|(_, domain)| *domain)
+            .or_else(|| hosts::known_domain(&lower))
+            .ok_or_else(|| ConfigError::UnknownRegion(r.to_string()))?;
+        Ok(Self::for_domain(domain))
+    }
+
+    fn for_domain(domain: &str) -> Self {
+        Endpoints {
             api: format!("https://api.{domain}"),
             login: format!("https://login.{domain}"),
             downloads: format!("https://api-downloads.{domain}/api/v2/downloads/"),
-        })
+            local: false,
+        }
     }
 
     fn from_base_url(s: &str) -> Result<Self, ConfigError> {
@@ -114,42 +123,39 @@ impl Endpoints {
             return Err(ConfigError::BadBaseUrl(s.to_string()));
         }
         check_scheme(&url).map_err(|()| ConfigError::PlainHttp(s.to_string()))?;
+        // `https://api.mypurecloud.ie` names a region: its token endpoint is
+        // on `login.`, not on the API host.
+        if url.scheme() == "https"
+            && url.port().is_none()
+            && url.path() == "/"
+            && let Some(domain) = url.host_str().and_then(hosts::known_domain)
+        {
+            return Ok(Self::for_domain(domain));
+        }
         let base = url.as_str().trim_end_matches('/').to_string();
         Ok(Endpoints {
             api: base.clone(),
             login: base.clone(),
             downloads: format!("{base}/api/v2/downloads/"),
+            local: hosts::is_loopback(&url),
         })
+    }
+
+    /// Whether `url` is on one of Genesys's hosts: `api.`, `api-downloads.` or
+    /// `login.` of a known region's domain, or the configured base URL's host.
+    pub fn is_genesys(&self, url: &Url) -> bool {
+        let on_base = Url::parse(&self.api).is_ok_and(|base| base.origin() == url.origin());
+        on_base || (url.port().is_none() && url.host_str().is_some_and(hosts::is_genesys_host))
     }
 }
 
 /// `https`, or `http` to a loopback address; anything else is refused.
-pub(crate) fn check_scheme(url: &Url) -> Result<(), ()> {
+fn check_scheme(url: &Url) -> Result<(), ()> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
+        "http" if hosts::is_loopback(url) => Ok(()),
         _ => Err(()),
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    // `host_str` writes IPv6 addresses in brackets.
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-fn looks_like_domain(s: &str) -> bool {
-    s.contains('.')
-        && !s.starts_with('.')
-        && !s.ends_with('.')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 /// A validated configuration of the Genesys client.
@@ -312,6 +318,49 @@ mod tests {
             Endpoints::parse("mars-north-1"),
             Err(ConfigError::UnknownRegion(_))
         ));
+    }
+
+    #[test]
+    fn a_domain_outside_the_region_table_needs_an_explicit_base_url() {
+        // Each of these would once have sent the client secret to login.<value>.
+        for typo in [
+            "mypurecloud.iee",
+            "mypurecloud.ie.evil.example",
+            "api.mypurcloud.ie",
+            "pure.cloud",
+            "example.com",
+        ] {
+            let err = Endpoints::parse(typo).unwrap_err();
+            assert!(matches!(err, ConfigError::UnknownRegion(_)), "{typo}");
+            assert!(err.to_string().contains("https://"), "{err}");
+        }
+        let ie = Endpoints::parse("eu-west-1").unwrap();
+        for same in [
+            "login.mypurecloud.ie",
+            "API-DOWNLOADS.mypurecloud.ie",
+            "https://api.mypurecloud.ie",
+            "https://login.mypurecloud.ie/",
+        ] {
+            assert_eq!(Endpoints::parse(same).unwrap(), ie, "{same}");
+        }
+        // Any other host is fine when written as a base URL: a deliberate choice.
+        let proxy = Endpoints::parse("https://genesys-proxy.example.com").unwrap();
+        assert_eq!(proxy.login, "https://genesys-proxy.example.com");
+        assert!(!proxy.local);
+        assert!(Endpoints::parse("http://127.0.0.1:9").unwrap().local);
+    }
+
+    #[test]
+    fn genesys_hosts_are_the_regions_hosts_or_the_base_urls_origin() {
+        let ie = Endpoints::parse("eu-west-1").unwrap();
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(ie.is_genesys(&url("https://api-downloads.mypurecloud.ie/x")));
+        assert!(ie.is_genesys(&url("https://api.mypurecloud.com/x")));
+        assert!(!ie.is_genesys(&url("https://api.mypurecloud.ie:8443/x")));
+        assert!(!ie.is_genesys(&url("https://cdn.example.com/x")));
+        let base = Endpoints::parse("http://127.0.0.1:9").unwrap();
+        assert!(base.is_genesys(&url("http://127.0.0.1:9/cdn/x")));
+        assert!(!base.is_genesys(&url("http://127.0.0.1:10/cdn/x")));
     }
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

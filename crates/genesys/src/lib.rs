@@ -10,6 +10,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`config`] | region table, credentials, `from_env`, the validating builder |
+//! | [`hosts`] | where requests may go: Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
 //! | [`pacer`] | staying below the per-token request allowance |
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod download;
+pub mod hosts;
 pub mod messages;
 pub mod models;
 pub mod pacer;

@@ -10,4 +10,5 @@ mod archive;
 mod concurrency;
 mod faults;
 mod logs;
+mod urls;
 mod util;
