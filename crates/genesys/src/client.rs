@@ -237,8 +237,8 @@ impl Client {
         loop {
             attempt += 1;
             if call.auth != Auth::Anonymous {
-                let wait = self.pacer.reserve();
-                if !wait.is_zero() {
+                let mut wait = self.pacer.reserve();
+                while !wait.is_zero() {
                     if !fits(deadline, wait, &self.tuning) {
                         self.pacer.cancel();
                         return Err(fail(
@@ -252,6 +252,9 @@ impl Client {
                         "pacing"
                     );
                     tokio::time::sleep(wait).await;
+                    // Another task may have met a 429 or a spent window while
+                    // this one slept: the hold applies to this request too.
+                    wait = self.pacer.held_for();
                 }
             }
             let mut req = self.http.request(call.method.clone(), &call.url);
@@ -316,6 +319,11 @@ impl Client {
                     (StatusCode::TOO_MANY_REQUESTS, None) => self.tuning.default_retry_after,
                     _ => backoff(&self.tuning, attempt),
                 };
+                // The allowance is the token's, shared by every task: one
+                // task's 429 means all of them wait, not only this one.
+                if status == StatusCode::TOO_MANY_REQUESTS && call.auth == Auth::Bearer {
+                    self.pacer.hold(wait);
+                }
                 if attempt < self.tuning.max_attempts && fits(deadline, wait, &self.tuning) {
                     warn!(what = call.what, url = %shown_url, status = status.as_u16(), correlation_id, code, attempt, wait_ms = wait.as_millis() as u64, "Genesys request failed; retrying");
                     tokio::time::sleep(wait).await;

@@ -19,6 +19,12 @@ pub const ENV_CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
 /// Environment variable naming the region, domain or base URL.
 pub const ENV_REGION: &str = "GENESYSCLOUD_REGION";
+/// Environment variable with this process's share of the organisation's
+/// request allowance, in requests per minute ([`Tuning::allowance_per_minute`]).
+pub const ENV_ALLOWANCE: &str = "TVAULT_GENESYS_REQUESTS_PER_MINUTE";
+/// The largest allowance accepted: far above any Genesys limit, so a larger
+/// figure is a typo.
+pub const MAX_ALLOWANCE: u32 = 100_000;
 
 /// Genesys Cloud regions: AWS region name and the domain of its hosts
 /// (`api.{domain}`, `login.{domain}`, `api-downloads.{domain}`).
@@ -67,6 +73,20 @@ pub enum ConfigError {
     BadBaseUrl(String),
     #[error("building the HTTP client failed: {0}")]
     Client(String),
+    #[error(
+        "{ENV_ALLOWANCE} must be a whole number of requests per minute from 1 to {MAX_ALLOWANCE}, not {0:?}"
+    )]
+    BadAllowance(String),
+}
+
+/// Parse a `TVAULT_GENESYS_REQUESTS_PER_MINUTE` value.
+pub fn parse_allowance(value: &str) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_ALLOWANCE).contains(n))
+        .ok_or_else(|| ConfigError::BadAllowance(value.to_string()))
 }
 
 /// The hosts of one Genesys Cloud organisation's region.
@@ -174,8 +194,9 @@ impl Config {
     }
 
     /// Read `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
-    /// `GENESYSCLOUD_REGION`. `Ok(None)` when none is set (run without
-    /// Genesys); an error naming the first missing one when only some are.
+    /// `GENESYSCLOUD_REGION` (and `TVAULT_GENESYS_REQUESTS_PER_MINUTE` if set).
+    /// `Ok(None)` when none of the three is set (run without Genesys); an
+    /// error naming the first missing one when only some are.
     pub fn from_env() -> Result<Option<Config>, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
     }
@@ -193,10 +214,18 @@ impl Config {
         let id = id.ok_or(ConfigError::MissingVar(ENV_CLIENT_ID))?;
         let secret = secret.ok_or(ConfigError::MissingVar(ENV_CLIENT_SECRET))?;
         let region = region.ok_or(ConfigError::MissingVar(ENV_REGION))?;
+        let tuning = Tuning {
+            allowance_per_minute: get(ENV_ALLOWANCE)
+                .as_deref()
+                .map(parse_allowance)
+                .transpose()?,
+            ..Tuning::default()
+        };
         Config::builder()
             .client_id(id)
             .client_secret(Secret::new(secret))
             .region(region)
+            .tuning(tuning)
             .build()
             .map(Some)
     }
@@ -361,6 +390,33 @@ mod tests {
         let base = Endpoints::parse("http://127.0.0.1:9").unwrap();
         assert!(base.is_genesys(&url("http://127.0.0.1:9/cdn/x")));
         assert!(!base.is_genesys(&url("http://127.0.0.1:10/cdn/x")));
+    }
+
+    #[test]
+    fn the_allowance_is_a_whole_number_in_range() {
+        assert_eq!(parse_allowance(" 54 "), Ok(54));
+        for bad in ["0", "-5", "1e3", "54.5", "100001", "lots", ""] {
+            let err = parse_allowance(bad).unwrap_err();
+            assert!(err.to_string().contains(ENV_ALLOWANCE), "{err}");
+        }
+        let cfg = Config::from_lookup(lookup(&[
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "s"),
+            (ENV_REGION, "eu-west-1"),
+            (ENV_ALLOWANCE, "60"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.tuning.allowance_per_minute, Some(60));
+        assert!(
+            Config::from_lookup(lookup(&[
+                (ENV_CLIENT_ID, "id"),
+                (ENV_CLIENT_SECRET, "s"),
+                (ENV_REGION, "eu-west-1"),
+                (ENV_ALLOWANCE, "0"),
+            ]))
+            .is_err()
+        );
     }
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -9,6 +9,7 @@ mod analytics;
 mod archive;
 mod concurrency;
 mod faults;
+mod limits;
 mod logs;
 mod urls;
 mod util;
