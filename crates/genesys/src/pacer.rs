@@ -224,4 +224,60 @@ mod tests {
         p.observe(&h);
         assert!(p.reserve() >= Duration::from_secs(7));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_environments_allowance_caps_the_rate_genesys_states() {
+        let p = Pacer::new(&Tuning {
+            allowance_per_minute: Some(60),
+            ..tuning(6000, 1)
+        });
+        let mut h = HeaderMap::new();
+        h.insert(H_ALLOWED, HeaderValue::from_static("300"));
+        p.observe(&h);
+        assert_eq!(p.reserve(), Duration::ZERO);
+        // 60 a minute, not Genesys's 300.
+        assert_eq!(p.reserve(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_count_caps_the_burst_at_what_the_window_has_left() {
+        let p = Pacer::new(&tuning(60, 50));
+        let mut h = HeaderMap::new();
+        h.insert(H_ALLOWED, HeaderValue::from_static("60"));
+        h.insert(H_COUNT, HeaderValue::from_static("57"));
+        h.insert(H_RESET, HeaderValue::from_static("30"));
+        p.observe(&h);
+        for _ in 0..3 {
+            assert_eq!(p.reserve(), Duration::ZERO);
+        }
+        assert_eq!(p.reserve(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_header_values_are_ignored_and_holds_are_bounded() {
+        let p = Pacer::new(&tuning(60, 1));
+        for (allowed, count, reset) in [
+            ("1e30", "1e30", "1e30"),
+            ("inf", "inf", "inf"),
+            ("NaN", "NaN", "NaN"),
+            ("-1", "-1", "-1"),
+            (
+                "18446744073709551615",
+                "18446744073709551615",
+                "18446744073709551615",
+            ),
+            ("0", "5", "5"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(H_ALLOWED, HeaderValue::from_str(allowed).unwrap());
+            h.insert(H_COUNT, HeaderValue::from_str(count).unwrap());
+            h.insert(H_RESET, HeaderValue::from_str(reset).unwrap());
+            p.observe(&h);
+            assert!(p.reserve() <= Duration::from_secs(61), "{allowed}");
+        }
+        p.hold(Duration::MAX);
+        let held = p.held_for();
+        assert!(held <= Tuning::default().max_retry_after, "{held:?}");
+        assert!(held >= Duration::from_secs(179), "{held:?}");
+    }
 }
