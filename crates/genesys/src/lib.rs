@@ -91,6 +91,11 @@ impl GenesysSource {
         self.client.endpoints()
     }
 
+    /// The retry, timeout and pacing settings in use.
+    pub fn tuning(&self) -> &Tuning {
+        self.client.tuning()
+    }
+
     /// `POST /oauth/token` attempts so far (for tests and metrics).
     pub fn token_requests(&self) -> u64 {
         self.client.token_requests()
