@@ -70,7 +70,12 @@ pub async fn open(
         return through_downloads_api(client, &id, deadline).await;
     }
     let parsed = allowed(client, url)?;
-    match client.send(&anonymous("attachment", url), deadline).await {
+    // The parsed form is what is sent and shown: control characters in a
+    // crafted URL are percent-encoded there, never written to a log or reason.
+    match client
+        .send(&anonymous("attachment", parsed.as_str()), deadline)
+        .await
+    {
         Ok(resp) => Ok(stream(resp)),
         Err(f) if refused(&f) => {
             let whose = if client.endpoints().is_genesys(&parsed) {
@@ -94,10 +99,9 @@ async fn through_downloads_api(
 ) -> Result<ByteStream, SourceError> {
     let mut refreshed = false;
     loop {
-        let signed = signed_url(client, id, deadline).await?;
-        allowed(client, &signed)?;
+        let signed = allowed(client, &signed_url(client, id, deadline).await?)?;
         match client
-            .send(&anonymous("attachment-signed", &signed), deadline)
+            .send(&anonymous("attachment-signed", signed.as_str()), deadline)
             .await
         {
             Ok(resp) => return Ok(stream(resp)),

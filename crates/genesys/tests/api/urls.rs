@@ -219,3 +219,26 @@ async fn the_download_id(fake: &FakeGenesys, attachment: &str) -> String {
         .unwrap();
     url.rsplit('/').next().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn control_characters_of_a_crafted_url_never_reach_the_reason() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut c = sample(CONV);
+    for a in c.attachments_mut().filter(|a| a.id == PHOTO_ID) {
+        a.third_party = true;
+        a.url_base = Some(format!("{}/x\u{1b}[2Jy\r", fake.other_base_url()));
+    }
+    fake.add(c);
+    // Its path is no route of the fake's; that route answers with a refused
+    // redirect, whose reason names the URL (without its query).
+    fake.script(
+        Route::Unknown,
+        [Fault::Redirect {
+            location: "http://cdn.example.invalid/a.jpg".into(),
+        }],
+    );
+    let (_, a) = archived(&fake, 1).await;
+    let reason = &a.missing[0].reason;
+    assert!(reason.contains("/x%1B[2Jy/cdn/"), "{reason:?}");
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+}
