@@ -17,6 +17,7 @@ Environment:
   GENESYSCLOUD_OAUTHCLIENT_ID        Genesys OAuth client (client credentials);
   GENESYSCLOUD_OAUTHCLIENT_SECRET    needed for lifecycle events and for
   GENESYSCLOUD_REGION                attachments (eu-west-1, mypurecloud.ie, or a base URL)
+  TVAULT_GENESYS_REQUESTS_PER_MINUTE this process's share of the Genesys allowance
   RUST_LOG                           log filter, e.g. info or tvault_core=debug
 
 Docs: README.md, docs/vault-format.md (the vault's layout for readers without this program).";

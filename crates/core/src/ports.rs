@@ -189,7 +189,9 @@ pub enum SourceError {
         reason: String,
         retry_after: Option<Duration>,
     },
-    /// Gone for good (404, 410): record as missing.
+    /// Cannot be fetched for good (404, 410; for attachments also a URL or
+    /// redirect the source refuses, or a 401/403 to a request made without
+    /// credentials): record as missing.
     #[error("gone: {reason}")]
     Gone { reason: String },
     /// Worth retrying later (429, 5xx, timeouts, a Retry-After past the deadline).

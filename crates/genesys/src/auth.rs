@@ -50,7 +50,33 @@ pub struct Issued {
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: Option<String>,
-    expires_in: Option<u64>,
+    /// Any JSON number: `18446744073709551615`, `1e30`, `-5` and `3599.5`
+    /// all parse, and [`lifetime`] bounds them.
+    expires_in: Option<serde_json::Number>,
+}
+
+/// Genesys's default token lifetime (FACTS.md; SDK `OAuthClientRequest.md`:
+/// "a default of 24 hours will be applied").
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_400);
+/// The longest lifetime believed: an OAuth client's tokens live "between
+/// 5mins and 48hrs" (SDK `OAuthClientRequest.md`, `accessTokenValiditySeconds`).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+/// The shortest lifetime used. Below Genesys's own 5-minute minimum, so a
+/// short-lived token is still taken at its word, but a zero or negative
+/// `expires_in` cannot make every request fetch a new token.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// How long a token lives, from its `expires_in` (seconds), within
+/// [`MIN_LIFETIME`]..=[`MAX_LIFETIME`]; [`DEFAULT_LIFETIME`] when absent.
+fn lifetime(expires_in: Option<&serde_json::Number>) -> Duration {
+    let Some(secs) = expires_in.and_then(serde_json::Number::as_f64) else {
+        return DEFAULT_LIFETIME;
+    };
+    if secs.is_nan() {
+        return DEFAULT_LIFETIME;
+    }
+    let secs = secs.clamp(MIN_LIFETIME.as_secs_f64(), MAX_LIFETIME.as_secs_f64());
+    Duration::try_from_secs_f64(secs).unwrap_or(DEFAULT_LIFETIME)
 }
 
 /// Parse `{access_token, token_type, expires_in}`. Errors never quote the
@@ -72,8 +98,7 @@ pub fn parse_token_response(body: &[u8]) -> Result<Issued, SourceError> {
             })?;
     Ok(Issued {
         token: AccessToken(token.into()),
-        // Genesys's documented default lifetime is 24 h.
-        expires_in: Duration::from_secs(r.expires_in.unwrap_or(86_400)),
+        expires_in: lifetime(r.expires_in.as_ref()),
     })
 }
 
@@ -130,9 +155,15 @@ impl TokenCache {
             .serial
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
+        // `expires_in` comes from the network: bounded by `parse_token_response`
+        // for tokens it made, and checked here for any other. A lifetime past
+        // what the clock can hold renews at once rather than panicking.
+        let renew_at = now
+            .checked_add(issued.expires_in.saturating_sub(margin))
+            .unwrap_or(now);
         *slot = Some(Cached {
             token: issued.token.clone(),
-            renew_at: now + issued.expires_in.saturating_sub(margin),
+            renew_at,
             serial,
         });
         tracing::debug!(
@@ -177,6 +208,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("tok-XYZ") && !err.contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_bounded() {
+        let life = |v: &str| {
+            parse_token_response(format!(r#"{{"access_token":"t","expires_in":{v}}}"#).as_bytes())
+                .unwrap()
+                .expires_in
+        };
+        assert_eq!(life("86399"), Duration::from_secs(86_399));
+        assert_eq!(life("3599.5"), Duration::from_secs_f64(3599.5));
+        for huge in [
+            "18446744073709551615",
+            "1e30",
+            "1e308",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(life(huge), MAX_LIFETIME, "{huge}");
+        }
+        for tiny in ["0", "-1", "-9223372036854775808", "-1e30", "0.001"] {
+            assert_eq!(life(tiny), MIN_LIFETIME, "{tiny}");
+        }
+        assert_eq!(life("null"), DEFAULT_LIFETIME);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lifetime_past_the_clock_renews_instead_of_panicking() {
+        let cache = TokenCache::new(Duration::from_secs(300));
+        let fetches = AtomicU32::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(Issued {
+                token: AccessToken("t".into()),
+                expires_in: Duration::MAX,
+            })
+        };
+        cache.get(fetch).await.unwrap();
+        cache.get(fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(start_paused = true)]

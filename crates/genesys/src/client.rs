@@ -19,7 +19,8 @@ use tvault_core::manifest::strip_query;
 use tvault_core::ports::{Deadline, SourceError};
 
 use crate::auth::{AccessToken, Issued, TokenCache, parse_token_response};
-use crate::config::{Config, ConfigError, Endpoints, Secret, check_scheme};
+use crate::config::{Config, ConfigError, Endpoints, Secret};
+use crate::hosts;
 use crate::pacer::Pacer;
 use crate::tuning::Tuning;
 
@@ -84,17 +85,11 @@ impl Client {
             .connect_timeout(config.tuning.connect_timeout)
             .read_timeout(config.tuning.read_timeout)
             .user_agent(concat!("transcript-vault/", env!("CARGO_PKG_VERSION")))
-            // A redirect must meet the same rule as configured URLs: https, or
-            // http to loopback. reqwest already drops Authorization across hosts.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 5 {
-                    attempt.error("more than 5 redirects")
-                } else if check_scheme(attempt.url()).is_err() {
-                    attempt.error("redirect to plain http refused")
-                } else {
-                    attempt.follow()
-                }
-            }))
+            // A redirect meets the same rule as the attachment URL itself
+            // (`hosts`). reqwest already drops Authorization across hosts, but
+            // would send the previous URL, a signed one included, as Referer.
+            .redirect(hosts::redirect_policy(config.endpoints.local))
+            .referer(false)
             .build()
             .map_err(|e| ConfigError::Client(e.to_string()))?;
         Ok(Self {
@@ -242,8 +237,8 @@ impl Client {
         loop {
             attempt += 1;
             if call.auth != Auth::Anonymous {
-                let wait = self.pacer.reserve();
-                if !wait.is_zero() {
+                let mut wait = self.pacer.reserve();
+                while !wait.is_zero() {
                     if !fits(deadline, wait, &self.tuning) {
                         self.pacer.cancel();
                         return Err(fail(
@@ -257,6 +252,9 @@ impl Client {
                         "pacing"
                     );
                     tokio::time::sleep(wait).await;
+                    // Another task may have met a 429 or a spent window while
+                    // this one slept: the hold applies to this request too.
+                    wait = self.pacer.held_for();
                 }
             }
             let mut req = self.http.request(call.method.clone(), &call.url);
@@ -280,7 +278,18 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => {
                     // `without_url`: a signed URL's query string is a credential.
-                    let reason = format!("{}: {}", shown_url, e.without_url());
+                    let redirect = e.is_redirect();
+                    let reason = format!("{}: {}", shown_url, causes(e.without_url()));
+                    if redirect {
+                        // Refused by the redirect policy: trying again changes nothing.
+                        warn!(what = call.what, error = %reason, "Genesys request not followed");
+                        let error = if call.auth == Auth::Anonymous {
+                            SourceError::Gone { reason }
+                        } else {
+                            SourceError::BadResponse { reason }
+                        };
+                        return Err(fail(None, error));
+                    }
                     let wait = backoff(&self.tuning, attempt);
                     if attempt < self.tuning.max_attempts && fits(deadline, wait, &self.tuning) {
                         warn!(what = call.what, attempt, error = %reason, wait_ms = wait.as_millis() as u64, "Genesys request failed; retrying");
@@ -310,6 +319,11 @@ impl Client {
                     (StatusCode::TOO_MANY_REQUESTS, None) => self.tuning.default_retry_after,
                     _ => backoff(&self.tuning, attempt),
                 };
+                // The allowance is the token's, shared by every task: one
+                // task's 429 means all of them wait, not only this one.
+                if status == StatusCode::TOO_MANY_REQUESTS && call.auth == Auth::Bearer {
+                    self.pacer.hold(wait);
+                }
                 if attempt < self.tuning.max_attempts && fits(deadline, wait, &self.tuning) {
                     warn!(what = call.what, url = %shown_url, status = status.as_u16(), correlation_id, code, attempt, wait_ms = wait.as_millis() as u64, "Genesys request failed; retrying");
                     tokio::time::sleep(wait).await;
@@ -377,13 +391,29 @@ fn backoff(t: &Tuning, attempt: u32) -> Duration {
     exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
 }
 
-/// `Retry-After` in integer seconds, as Genesys sends it.
+/// `Retry-After` in integer seconds, as Genesys sends it. Anything else (a
+/// fraction, a sign, `1e30`, a number past `u64`, an HTTP date) is treated
+/// as absent; a huge integer is kept and, being over `max_retry_after`, goes
+/// back to the queue, which caps it.
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
     header_str(h, RETRY_AFTER.as_str())?
         .trim()
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+/// An error's text followed by its causes' (reqwest's own text is generic:
+/// "error following redirect"; the cause says which rule refused it).
+pub(crate) fn causes(e: impl std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

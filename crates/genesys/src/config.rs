@@ -2,13 +2,15 @@
 //! credentials, and the builder that validates them.
 //!
 //! `GENESYSCLOUD_REGION` takes an AWS region name (`eu-west-1`), a Genesys
-//! domain (`mypurecloud.ie`), or a base URL (`http://127.0.0.1:8080`) whose
+//! domain of the region table (`mypurecloud.ie`, or one of its hosts such as
+//! `api.mypurecloud.ie`), or a base URL (`http://127.0.0.1:8080`) whose
 //! `/oauth/token` and `/api/v2/...` are served by one host (tests, proxies).
-
-use std::net::IpAddr;
+//! Any other host needs that explicit base URL: the client secret is sent to
+//! `login.{domain}`, so a typo in a bare domain must not pick the host.
 
 use reqwest::Url;
 
+use crate::hosts;
 use crate::tuning::Tuning;
 
 /// Environment variable holding the OAuth client id.
@@ -17,6 +19,12 @@ pub const ENV_CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
 /// Environment variable naming the region, domain or base URL.
 pub const ENV_REGION: &str = "GENESYSCLOUD_REGION";
+/// Environment variable with this process's share of the organisation's
+/// request allowance, in requests per minute ([`Tuning::allowance_per_minute`]).
+pub const ENV_ALLOWANCE: &str = "TVAULT_GENESYS_REQUESTS_PER_MINUTE";
+/// The largest allowance accepted: far above any Genesys limit, so a larger
+/// figure is a typo.
+pub const MAX_ALLOWANCE: u32 = 100_000;
 
 /// Genesys Cloud regions: AWS region name and the domain of its hosts
 /// (`api.{domain}`, `login.{domain}`, `api-downloads.{domain}`).
@@ -54,7 +62,7 @@ pub enum ConfigError {
     #[error("{0} is missing: set it on the builder")]
     Missing(&'static str),
     #[error(
-        "region {0:?} is not a Genesys Cloud region, domain or http(s) URL; use e.g. eu-west-1, mypurecloud.ie or https://api.mypurecloud.ie"
+        "region {0:?} is not a known Genesys Cloud region or domain; use e.g. eu-west-1 or mypurecloud.ie, or give the full base URL (https://...) of any other host"
     )]
     UnknownRegion(String),
     #[error(
@@ -65,6 +73,20 @@ pub enum ConfigError {
     BadBaseUrl(String),
     #[error("building the HTTP client failed: {0}")]
     Client(String),
+    #[error(
+        "{ENV_ALLOWANCE} must be a whole number of requests per minute from 1 to {MAX_ALLOWANCE}, not {0:?}"
+    )]
+    BadAllowance(String),
+}
+
+/// Parse a `TVAULT_GENESYS_REQUESTS_PER_MINUTE` value.
+pub fn parse_allowance(value: &str) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_ALLOWANCE).contains(n))
+        .ok_or_else(|| ConfigError::BadAllowance(value.to_string()))
 }
 
 /// The hosts of one Genesys Cloud organisation's region.
@@ -76,7 +98,12 @@ pub struct Endpoints {
     pub login: String,
     /// Prefix of Genesys-hosted attachment URLs, up to and including
     /// `/api/v2/downloads/` (`https://api-downloads.mypurecloud.ie/api/v2/downloads/`).
+    /// `api.{domain}` serves the same paths (see [`crate::download::download_id`]).
     pub downloads: String,
+    /// The base URL is a loopback test server (the fake API of the tests):
+    /// only then may attachment URLs use plain http or loopback addresses
+    /// (see [`crate::hosts`]).
+    pub local: bool,
 }
 
 impl Endpoints {
@@ -87,21 +114,23 @@ impl Endpoints {
             return Self::from_base_url(r);
         }
         let lower = r.to_ascii_lowercase();
-        let domain = match REGIONS.iter().find(|(name, _)| *name == lower) {
-            Some((_, domain)) => (*domain).to_string(),
-            None if looks_like_domain(&lower) => {
-                // Accept a host name pasted whole (`api.mypurecloud.ie`).
-                let d = lower.strip_prefix("api.").unwrap_or(&lower);
-                let d = d.strip_prefix("login.").unwrap_or(d);
-                d.to_string()
-            }
-            None => return Err(ConfigError::UnknownRegion(r.to_string())),
-        };
-        Ok(Endpoints {
+        // A host name pasted whole (`api.mypurecloud.ie`) is accepted too.
+        let domain = REGIONS
+            .iter()
+            .find(|(name, _)| *name == lower)
+            .map(|(_, domain)| *domain)
+            .or_else(|| hosts::known_domain(&lower))
+            .ok_or_else(|| ConfigError::UnknownRegion(r.to_string()))?;
+        Ok(Self::for_domain(domain))
+    }
+
+    fn for_domain(domain: &str) -> Self {
+        Endpoints {
             api: format!("https://api.{domain}"),
             login: format!("https://login.{domain}"),
             downloads: format!("https://api-downloads.{domain}/api/v2/downloads/"),
-        })
+            local: false,
+        }
     }
 
     fn from_base_url(s: &str) -> Result<Self, ConfigError> {
@@ -114,42 +143,39 @@ impl Endpoints {
             return Err(ConfigError::BadBaseUrl(s.to_string()));
         }
         check_scheme(&url).map_err(|()| ConfigError::PlainHttp(s.to_string()))?;
+        // `https://api.mypurecloud.ie` names a region: its token endpoint is
+        // on `login.`, not on the API host.
+        if url.scheme() == "https"
+            && url.port().is_none()
+            && url.path() == "/"
+            && let Some(domain) = url.host_str().and_then(hosts::known_domain)
+        {
+            return Ok(Self::for_domain(domain));
+        }
         let base = url.as_str().trim_end_matches('/').to_string();
         Ok(Endpoints {
             api: base.clone(),
             login: base.clone(),
             downloads: format!("{base}/api/v2/downloads/"),
+            local: hosts::is_loopback(&url),
         })
+    }
+
+    /// Whether `url` is on one of Genesys's hosts: `api.`, `api-downloads.` or
+    /// `login.` of a known region's domain, or the configured base URL's host.
+    pub fn is_genesys(&self, url: &Url) -> bool {
+        let on_base = Url::parse(&self.api).is_ok_and(|base| base.origin() == url.origin());
+        on_base || (url.port().is_none() && url.host_str().is_some_and(hosts::is_genesys_host))
     }
 }
 
 /// `https`, or `http` to a loopback address; anything else is refused.
-pub(crate) fn check_scheme(url: &Url) -> Result<(), ()> {
+fn check_scheme(url: &Url) -> Result<(), ()> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
+        "http" if hosts::is_loopback(url) => Ok(()),
         _ => Err(()),
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    // `host_str` writes IPv6 addresses in brackets.
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-fn looks_like_domain(s: &str) -> bool {
-    s.contains('.')
-        && !s.starts_with('.')
-        && !s.ends_with('.')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 /// A validated configuration of the Genesys client.
@@ -168,8 +194,9 @@ impl Config {
     }
 
     /// Read `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
-    /// `GENESYSCLOUD_REGION`. `Ok(None)` when none is set (run without
-    /// Genesys); an error naming the first missing one when only some are.
+    /// `GENESYSCLOUD_REGION` (and `TVAULT_GENESYS_REQUESTS_PER_MINUTE` if set).
+    /// `Ok(None)` when none of the three is set (run without Genesys); an
+    /// error naming the first missing one when only some are.
     pub fn from_env() -> Result<Option<Config>, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
     }
@@ -187,10 +214,18 @@ impl Config {
         let id = id.ok_or(ConfigError::MissingVar(ENV_CLIENT_ID))?;
         let secret = secret.ok_or(ConfigError::MissingVar(ENV_CLIENT_SECRET))?;
         let region = region.ok_or(ConfigError::MissingVar(ENV_REGION))?;
+        let tuning = Tuning {
+            allowance_per_minute: get(ENV_ALLOWANCE)
+                .as_deref()
+                .map(parse_allowance)
+                .transpose()?,
+            ..Tuning::default()
+        };
         Config::builder()
             .client_id(id)
             .client_secret(Secret::new(secret))
             .region(region)
+            .tuning(tuning)
             .build()
             .map(Some)
     }
@@ -312,6 +347,76 @@ mod tests {
             Endpoints::parse("mars-north-1"),
             Err(ConfigError::UnknownRegion(_))
         ));
+    }
+
+    #[test]
+    fn a_domain_outside_the_region_table_needs_an_explicit_base_url() {
+        // Each of these would once have sent the client secret to login.<value>.
+        for typo in [
+            "mypurecloud.iee",
+            "mypurecloud.ie.evil.example",
+            "api.mypurcloud.ie",
+            "pure.cloud",
+            "example.com",
+        ] {
+            let err = Endpoints::parse(typo).unwrap_err();
+            assert!(matches!(err, ConfigError::UnknownRegion(_)), "{typo}");
+            assert!(err.to_string().contains("https://"), "{err}");
+        }
+        let ie = Endpoints::parse("eu-west-1").unwrap();
+        for same in [
+            "login.mypurecloud.ie",
+            "API-DOWNLOADS.mypurecloud.ie",
+            "https://api.mypurecloud.ie",
+            "https://login.mypurecloud.ie/",
+        ] {
+            assert_eq!(Endpoints::parse(same).unwrap(), ie, "{same}");
+        }
+        // Any other host is fine when written as a base URL: a deliberate choice.
+        let proxy = Endpoints::parse("https://genesys-proxy.example.com").unwrap();
+        assert_eq!(proxy.login, "https://genesys-proxy.example.com");
+        assert!(!proxy.local);
+        assert!(Endpoints::parse("http://127.0.0.1:9").unwrap().local);
+    }
+
+    #[test]
+    fn genesys_hosts_are_the_regions_hosts_or_the_base_urls_origin() {
+        let ie = Endpoints::parse("eu-west-1").unwrap();
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(ie.is_genesys(&url("https://api-downloads.mypurecloud.ie/x")));
+        assert!(ie.is_genesys(&url("https://api.mypurecloud.com/x")));
+        assert!(!ie.is_genesys(&url("https://api.mypurecloud.ie:8443/x")));
+        assert!(!ie.is_genesys(&url("https://cdn.example.com/x")));
+        let base = Endpoints::parse("http://127.0.0.1:9").unwrap();
+        assert!(base.is_genesys(&url("http://127.0.0.1:9/cdn/x")));
+        assert!(!base.is_genesys(&url("http://127.0.0.1:10/cdn/x")));
+    }
+
+    #[test]
+    fn the_allowance_is_a_whole_number_in_range() {
+        assert_eq!(parse_allowance(" 54 "), Ok(54));
+        for bad in ["0", "-5", "1e3", "54.5", "100001", "lots", ""] {
+            let err = parse_allowance(bad).unwrap_err();
+            assert!(err.to_string().contains(ENV_ALLOWANCE), "{err}");
+        }
+        let cfg = Config::from_lookup(lookup(&[
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "s"),
+            (ENV_REGION, "eu-west-1"),
+            (ENV_ALLOWANCE, "60"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.tuning.allowance_per_minute, Some(60));
+        assert!(
+            Config::from_lookup(lookup(&[
+                (ENV_CLIENT_ID, "id"),
+                (ENV_CLIENT_SECRET, "s"),
+                (ENV_REGION, "eu-west-1"),
+                (ENV_ALLOWANCE, "0"),
+            ]))
+            .is_err()
+        );
     }
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

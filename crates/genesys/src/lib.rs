@@ -10,6 +10,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`config`] | region table, credentials, `from_env`, the validating builder |
+//! | [`hosts`] | where requests may go: Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
 //! | [`pacer`] | staying below the per-token request allowance |
@@ -38,6 +39,7 @@ pub mod chat;
 pub mod client;
 pub mod config;
 pub mod download;
+pub mod hosts;
 pub mod messages;
 pub mod models;
 pub mod pacer;
@@ -89,6 +91,11 @@ impl GenesysSource {
     /// The hosts in use.
     pub fn endpoints(&self) -> &Endpoints {
         self.client.endpoints()
+    }
+
+    /// The retry, timeout and pacing settings in use.
+    pub fn tuning(&self) -> &Tuning {
+        self.client.tuning()
     }
 
     /// `POST /oauth/token` attempts so far (for tests and metrics).

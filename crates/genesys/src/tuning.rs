@@ -30,6 +30,10 @@ pub struct Tuning {
     pub token_refresh_margin: Duration,
     /// Requests per minute we allow ourselves per token before Genesys tells us its figure.
     pub requests_per_minute: u32,
+    /// This process's share of the organisation's Genesys allowance
+    /// (`TVAULT_GENESYS_REQUESTS_PER_MINUTE`): a ceiling on the rate, whatever
+    /// the token's own allowance. `None`: the token's allowance alone.
+    pub allowance_per_minute: Option<u32>,
     /// The share of Genesys's stated allowance we use (headroom for clock skew and other clients).
     pub rate_headroom: f64,
     /// Requests that may go out at once before pacing starts.
@@ -70,6 +74,10 @@ impl Default for Tuning {
             token_refresh_margin: Duration::from_secs(300),
             // The documented allowance per client-credentials token is about 300/min.
             requests_per_minute: 300,
+            // Each Lambda environment has its own token, so the token's allowance
+            // does not bound the organisation's load: the operator sets this share
+            // (docs/genesys.md, "Load on the organisation"); unset, nothing extra.
+            allowance_per_minute: None,
             // Stay at 90 % of the allowance so bursts from retries still fit.
             rate_headroom: 0.9,
             // Ten seconds' worth of the allowance: enough to start a batch at once

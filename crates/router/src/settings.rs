@@ -27,6 +27,9 @@ pub struct Settings {
     pub genesys_client_secret: Option<Secret>,
     /// `GENESYSCLOUD_REGION`.
     pub genesys_region: Option<String>,
+    /// `TVAULT_GENESYS_REQUESTS_PER_MINUTE`: this process's share of the
+    /// organisation's Genesys allowance (checked when the client is built).
+    pub genesys_requests_per_minute: Option<String>,
 }
 
 /// A setting that is missing or contradicts another, as one sentence.
@@ -56,6 +59,7 @@ impl Settings {
             genesys_client_id: get("GENESYSCLOUD_OAUTHCLIENT_ID"),
             genesys_client_secret: get("GENESYSCLOUD_OAUTHCLIENT_SECRET").map(Secret::new),
             genesys_region: get("GENESYSCLOUD_REGION"),
+            genesys_requests_per_minute: get(tvault_genesys::config::ENV_ALLOWANCE),
         }
     }
 
@@ -136,10 +140,20 @@ impl Settings {
             self.genesys_configured()?;
             return Ok(None);
         };
+        let allowance = self
+            .genesys_requests_per_minute
+            .as_deref()
+            .map(tvault_genesys::config::parse_allowance)
+            .transpose()
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         let config = tvault_genesys::Config::builder()
             .client_id(id.clone())
             .client_secret(secret.clone())
             .region(region.clone())
+            .tuning(tvault_genesys::Tuning {
+                allowance_per_minute: allowance,
+                ..tvault_genesys::Tuning::default()
+            })
             .build()
             .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         let source = tvault_genesys::GenesysSource::new(config)
@@ -202,6 +216,42 @@ mod tests {
         let s = env(&[("GENESYSCLOUD_REGION", "us-east-1")]).with_secret(&values);
         assert_eq!(s.genesys_region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.azure_connection_string.unwrap().expose(), "AccountKey=k");
+    }
+
+    #[test]
+    fn the_genesys_allowance_reaches_the_client_and_a_bad_one_is_named() {
+        let genesys = [
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", "id"),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "s"),
+            ("GENESYSCLOUD_REGION", "eu-west-1"),
+        ];
+        let source = env(&genesys).genesys().unwrap().unwrap();
+        assert_eq!(source.tuning().allowance_per_minute, None);
+        let with = |v: &str| {
+            let mut pairs = genesys.to_vec();
+            pairs.push(("TVAULT_GENESYS_REQUESTS_PER_MINUTE", v));
+            env(&pairs).genesys()
+        };
+        let source = with("54").unwrap().unwrap();
+        assert_eq!(source.tuning().allowance_per_minute, Some(54));
+        let err = with("fifty").unwrap_err().to_string();
+        assert!(err.contains("TVAULT_GENESYS_REQUESTS_PER_MINUTE"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_genesys_domain_is_refused_before_any_secret_is_sent() {
+        let err = env(&[
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", "id"),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "s"),
+            ("GENESYSCLOUD_REGION", "mypurecloud.iee"),
+        ])
+        .genesys()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("mypurecloud.iee") && err.contains("https://"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -96,7 +96,9 @@ async fn retry_after_past_the_deadline_goes_back_to_the_queue_without_sleeping()
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
     assert!(virt.elapsed() < Duration::from_secs(1));
 
-    // A daily-quota wait (over 180 s) is never slept through, even without a deadline.
+    // A daily-quota wait (over 180 s) is never slept through, even without a
+    // deadline. (The first 429's 20 s hold the whole process, this record
+    // included: that much is waited, never the hour.)
     fake.script(
         Route::Recordings,
         [Fault::RetryAfter {
@@ -110,7 +112,11 @@ async fn retry_after_past_the_deadline_goes_back_to_the_queue_without_sleeping()
         .await
         .unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
-    assert!(virt.elapsed() < Duration::from_secs(1));
+    assert!(
+        virt.elapsed() < Duration::from_secs(21),
+        "{:?}",
+        virt.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]

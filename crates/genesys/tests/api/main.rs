@@ -10,6 +10,8 @@ mod archive;
 mod chat;
 mod concurrency;
 mod faults;
+mod limits;
 mod logs;
 mod unfinished;
+mod urls;
 mod util;

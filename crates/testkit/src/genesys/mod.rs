@@ -11,8 +11,19 @@
 //! |---|---|
 //! | [`model`] | what a test registers: conversations, messages, attachments, faults |
 //! | `server` | the hyper server and its routes |
+//! | `ratelimit` | the per-token one-minute window and its `inin-ratelimit-*` headers |
 //! | `analytics` | the analytics listing routes (details query, jobs, availability) |
 //! | `shapes` | the JSON bodies, in the fixtures' shapes |
+//!
+//! Rate limits: with [`FakeGenesys::set_rate_limit_allowed`], each access
+//! token gets a one-minute window of that many requests, stated in
+//! `inin-ratelimit-allowed`, `-count` and `-reset` on every API response and
+//! answered with 429 and `Retry-After` past it (FACTS.md, "Rate limits";
+//! `fixtures/genesys/http_429_response.json`).
+//!
+//! A second listener ([`FakeGenesys::other_base_url`]) serves the same routes
+//! and state under another origin: "another host" for redirects and
+//! third-party URLs.
 //!
 //! Served routes (one host, as `GENESYSCLOUD_REGION=http://127.0.0.1:PORT` expects):
 //! `POST /oauth/token`, `GET /api/v2/conversations/{id}/recordings`,
@@ -30,6 +41,7 @@
 
 mod analytics;
 pub mod model;
+mod ratelimit;
 mod server;
 mod shapes;
 
@@ -55,9 +67,16 @@ pub(crate) struct State {
     /// Token value → API uses left (`None`: unlimited).
     pub tokens: HashMap<String, Option<u64>>,
     pub tokens_issued: u64,
-    pub token_lifetime_secs: u64,
+    /// `expires_in` of the token response, as raw JSON (any number a test wants).
+    pub token_expires_in: String,
     pub token_uses: Option<u64>,
     pub ratelimit_allowed: Option<u64>,
+    /// Token value → (start of its rate-limit window, requests counted in it).
+    pub windows: HashMap<String, (tokio::time::Instant, u64)>,
+    /// Every request: its route, when it arrived, and the status answered.
+    pub log: Vec<(Route, tokio::time::Instant, u16)>,
+    /// `Referer` headers received (must stay empty: they leak signed URLs).
+    pub referers: Vec<String>,
     pub signed_issued: u64,
     pub correlation: u64,
     pub credentials_on_anonymous: u64,
@@ -67,13 +86,16 @@ pub(crate) struct State {
 /// A running fake. Dropping it stops the server.
 pub struct FakeGenesys {
     addr: SocketAddr,
+    other: SocketAddr,
     state: Arc<Mutex<State>>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Drop for FakeGenesys {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -81,14 +103,26 @@ impl FakeGenesys {
     /// Start on `127.0.0.1:0`, in the current tokio runtime.
     pub async fn start() -> std::io::Result<FakeGenesys> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let other_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let other = other_listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
-            token_lifetime_secs: 86_399,
+            // `fixtures/genesys/oauth_token_response.json`.
+            token_expires_in: "86399".into(),
             ..State::default()
         }));
+        // Both listeners write the primary base into the URLs they hand out.
         let base = format!("http://{addr}");
-        let task = tokio::spawn(server::serve(listener, state.clone(), base));
-        Ok(FakeGenesys { addr, state, task })
+        let tasks = [
+            tokio::spawn(server::serve(listener, state.clone(), base.clone())),
+            tokio::spawn(server::serve(other_listener, state.clone(), base)),
+        ];
+        Ok(FakeGenesys {
+            addr,
+            other,
+            state,
+            tasks,
+        })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -98,6 +132,12 @@ impl FakeGenesys {
     /// `http://127.0.0.1:PORT`: the value for `GENESYSCLOUD_REGION`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:OTHER`: the same routes under another origin, which
+    /// the client does not count as Genesys (another host).
+    pub fn other_base_url(&self) -> String {
+        format!("http://{}", self.other)
     }
 
     /// Register (or replace) a conversation. Each attachment gets a download
@@ -132,7 +172,24 @@ impl FakeGenesys {
 
     /// `expires_in` of tokens issued from now on.
     pub fn set_token_lifetime(&self, secs: u64) {
-        self.lock().token_lifetime_secs = secs;
+        self.lock().token_expires_in = secs.to_string();
+    }
+
+    /// `expires_in` of tokens issued from now on, as raw JSON: any number,
+    /// absurd ones included (`18446744073709551615`, `1e30`, `-1`, `3599.5`).
+    pub fn set_token_expires_in_raw(&self, json: &str) {
+        self.lock().token_expires_in = json.to_string();
+    }
+
+    /// Every request so far: route, arrival time (tokio's clock, so paused in
+    /// paused-time tests) and the status answered.
+    pub fn requests(&self) -> Vec<(Route, tokio::time::Instant, u16)> {
+        self.lock().log.clone()
+    }
+
+    /// `Referer` headers received on any route.
+    pub fn referers(&self) -> Vec<String> {
+        self.lock().referers.clone()
     }
 
     /// Tokens issued from now on stop working after `uses` API requests,
@@ -146,7 +203,9 @@ impl FakeGenesys {
         self.lock().tokens.clear();
     }
 
-    /// Send `inin-ratelimit-allowed: n` (and the count) on API responses.
+    /// Allow each token `n` API requests per one-minute window: every API
+    /// response states `inin-ratelimit-allowed: n`, the window's count and the
+    /// seconds to its reset; past `n`, 429 with `Retry-After` until the reset.
     pub fn set_rate_limit_allowed(&self, n: Option<u64>) {
         self.lock().ratelimit_allowed = n;
     }

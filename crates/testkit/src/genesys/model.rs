@@ -38,8 +38,21 @@ pub enum Fault {
     Status(u16),
     /// Answer this status (429, 503, ...) with `Retry-After: secs` and Genesys's error body.
     RetryAfter { status: u16, secs: u64 },
+    /// Answer this status with `Retry-After` exactly as given: upstream input
+    /// that is not Genesys's integer seconds (`1e30`, `-1`, `NaN`, an HTTP date).
+    RetryAfterRaw { status: u16, value: String },
+    /// Answer normally, but state the rate-limit window as spent:
+    /// `inin-ratelimit-count` equal to `-allowed` (the test's allowance, else
+    /// 300), resetting in `reset` seconds. Genesys says so when the window's
+    /// count is not only ours: which limit the headers report (the token's, or
+    /// the OAuth client's across environments) is not documented (FACTS.md).
+    WindowSpent { reset: u64 },
     /// Answer 429 without `Retry-After`.
     TooManyRequests,
+    /// Answer `302 Found` with this `Location`. The downloads API "issues a
+    /// redirect to a signed secure download URL" unless asked not to
+    /// (platform-client-sdk `build/docs/DownloadsApi.md`), and CDNs redirect.
+    Redirect { location: String },
     /// Serve only the first `keep` bytes of the body, with the full `Content-Length`.
     Truncate { keep: u64 },
 }
@@ -92,6 +105,12 @@ pub struct FakeAttachment {
     pub gone: bool,
     /// Served from a third-party URL (`/cdn/...`) instead of the downloads API.
     pub third_party: bool,
+    /// Write the attachment's URL under this base instead of the fake's own:
+    /// a production Genesys host (`https://api.mypurecloud.ie`, whose
+    /// `/api/v2/downloads/{id}` the client must resolve through the fake's
+    /// downloads API, never fetch), or [`super::FakeGenesys::other_base_url`]
+    /// for a third-party host.
+    pub url_base: Option<String>,
     /// Filled in by the fake: the download id in its URL.
     pub download_id: String,
 }
@@ -108,6 +127,7 @@ impl FakeAttachment {
             stated_size: None,
             gone: false,
             third_party: false,
+            url_base: None,
             download_id: String::new(),
         }
     }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, REFERER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -17,9 +17,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::model::{Body, FakeAttachment, FakeConversation, Fault, Media, Route, generated_chunk};
+use super::ratelimit::{Window, rate_window};
 use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
 
-type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
+pub(crate) type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
 
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
@@ -127,6 +128,27 @@ fn route_of(method: &Method, segs: &[&str]) -> Route {
 }
 
 async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Resp {
+    let route = route_of(
+        req.method(),
+        &req.uri()
+            .path()
+            .trim_matches('/')
+            .split('/')
+            .collect::<Vec<_>>(),
+    );
+    let referer = req
+        .headers()
+        .get(REFERER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let resp = respond(state, base, req).await;
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    st.log
+        .push((route, tokio::time::Instant::now(), resp.status().as_u16()));
+    st.referers.extend(referer);
+    resp
+}
+
+async fn respond(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -149,6 +171,7 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
         .get_mut(&route)
         .and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
     let mut truncate = None;
+    let mut spent = None;
     match fault {
         Some(Fault::Status(202)) => {
             return with_corr(raw(202, Bytes::new(), "application/json"), &corr);
@@ -173,6 +196,28 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
                 .insert("retry-after", HeaderValue::from(secs));
             return with_corr(r, &corr);
         }
+        Some(Fault::RetryAfterRaw { status, value }) => {
+            let mut r = json_resp(
+                status,
+                shapes::error(
+                    status,
+                    "too.many.requests.retry.after",
+                    "Rate limit exceeded",
+                    &corr,
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            return with_corr(r, &corr);
+        }
+        Some(Fault::Redirect { location }) => {
+            let mut r = raw(302, Bytes::new(), "text/plain");
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(LOCATION, v);
+            }
+            return with_corr(r, &corr);
+        }
         Some(Fault::TooManyRequests) => {
             return with_corr(
                 json_resp(
@@ -183,6 +228,7 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
             );
         }
         Some(Fault::Truncate { keep }) => truncate = Some(keep),
+        Some(Fault::WindowSpent { reset }) => spent = Some(reset),
         None => {}
     }
     let resp = match route {
@@ -202,14 +248,40 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
                 shapes::error(401, "bad.credentials", "Invalid login credentials.", &corr),
             ),
             true => {
-                let mut r = api(&mut st, base, route, &segs, parts.uri.query(), &body, &corr);
-                if let Some(n) = st.ratelimit_allowed {
-                    let h = r.headers_mut();
-                    h.insert("inin-ratelimit-allowed", HeaderValue::from(n));
-                    h.insert("inin-ratelimit-count", HeaderValue::from(1u64));
-                    h.insert("inin-ratelimit-reset", HeaderValue::from(60u64));
+                let window = match spent {
+                    Some(reset) => {
+                        let allowed = st.ratelimit_allowed.unwrap_or(300);
+                        Some(Window {
+                            allowed,
+                            count: allowed,
+                            reset,
+                        })
+                    }
+                    None => rate_window(&mut st, auth.as_deref()),
+                };
+                match window {
+                    Some(w) if w.count > w.allowed => {
+                        // `fixtures/genesys/http_429_response.json`: Retry-After
+                        // and the reset agree; the count is past the allowance.
+                        let mut r = json_resp(
+                            429,
+                            shapes::error(429, "too.many.requests", "Rate limit exceeded", &corr),
+                        );
+                        r.headers_mut()
+                            .insert("retry-after", HeaderValue::from(w.reset));
+                        w.stamp(r)
+                    }
+                    Some(w) => w.stamp(api(
+                        &mut st,
+                        base,
+                        route,
+                        &segs,
+                        parts.uri.query(),
+                        &body,
+                        &corr,
+                    )),
+                    None => api(&mut st, base, route, &segs, parts.uri.query(), &body, &corr),
                 }
-                r
             }
         },
     };
@@ -230,10 +302,14 @@ fn token(st: &mut State, auth: Option<&str>, body: &[u8]) -> Resp {
     st.tokens_issued += 1;
     let value = format!("fake-token-{}-{}", st.tokens_issued, st.correlation);
     st.tokens.insert(value.clone(), st.token_uses);
-    json_resp(
-        200,
-        json!({"access_token": value, "token_type": "bearer", "expires_in": st.token_lifetime_secs}),
-    )
+    // `fixtures/genesys/oauth_token_response.json`, with `expires_in` as raw
+    // JSON so a test can send any number (the SDK's `AuthResponse` reads an int).
+    let body = format!(
+        r#"{{"access_token":{},"token_type":"bearer","expires_in":{}}}"#,
+        json!(value),
+        st.token_expires_in
+    );
+    raw(200, Bytes::from(body), "application/json")
 }
 
 fn bearer_ok(st: &mut State, auth: Option<&str>) -> bool {

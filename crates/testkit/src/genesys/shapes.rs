@@ -17,7 +17,10 @@ fn is_customer(m: &FakeMessage) -> bool {
 }
 
 /// Where an attachment is served: the downloads API, or a third-party host.
+/// Genesys writes `https://api-downloads.{domain}/api/v2/downloads/{id}`, and
+/// `https://api.{domain}/...` is seen too (FACTS.md, "Downloading attachment bytes").
 pub fn attachment_url(base: &str, a: &FakeAttachment) -> String {
+    let base = a.url_base.as_deref().unwrap_or(base);
     if a.third_party {
         format!("{base}/cdn/{}", a.download_id)
     } else {
