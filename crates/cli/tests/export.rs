@@ -435,7 +435,6 @@ async fn active_content_attachments_are_linked_for_download_only() {
     );
 }
 
-
 /// A legacy chat exports like any conversation: its lines, the agent's name,
 /// a member joining labelled in words, and the checked transcript.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -317,7 +317,6 @@ async fn attachments_named_like_windows_devices_are_stored_under_a_safe_name() {
     assert_eq!(stored.len(), 2, "{stored:?}");
 }
 
-
 /// The chat of `fixtures/genesys/api_get_conversation_recordings__chat.json`.
 const CHAT: &str = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
 

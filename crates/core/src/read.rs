@@ -280,7 +280,7 @@ pub async fn latest_of_where(
     let found = read_generations(vault, conversation, generations).await?;
     match found.unreadable.into_iter().next() {
         Some(bad) => Err(bad.into()),
-        None => Ok(found.manifests.into_iter().filter(|m| keep(m)).next_back()),
+        None => Ok(found.manifests.into_iter().rfind(|m| keep(m))),
     }
 }
 
