@@ -140,7 +140,7 @@ pub(crate) fn attachment_id(
 /// Map the messaging and chat recordings of a conversation into a draft.
 ///
 /// Not ready when any of them has no readable `endTime`: the conversation
-/// is still going on (a transfer's `user.end`), and a partial transcript must
+/// is still going on (the first agent's `acw` after a transfer), and a partial transcript must
 /// never become a generation.
 pub fn from_recordings(
     conv: &ConversationId,

@@ -1,5 +1,6 @@
-//! A conversation that has not ended (a transfer fires `user.end` while it
-//! goes on) is not ready: never a committed generation, through either API.
+//! A conversation that has not ended (the first agent's `acw` after a
+//! transfer arrives while it goes on) is not ready: never a committed
+//! generation, through either API.
 
 use tvault_core::ports::Deadline;
 use tvault_core::{ErrorClass, Outcome};
@@ -7,14 +8,11 @@ use tvault_testkit::genesys::{FakeGenesys, Route};
 
 use crate::util::*;
 
-/// The user.end of the first agent, transferred away (`disconnectType` TRANSFER).
-fn transfer_user_end(conv: &str) -> String {
-    fixture("eventbridge_user_end__webmessaging.json")
-        .replace(CONV, conv)
-        .replace(
-            "\"disconnectType\": \"CLIENT\"",
-            "\"disconnectType\": \"TRANSFER\"",
-        )
+/// The after-call work of the first agent, who transferred the conversation
+/// away: it arrives while the customer is still talking to the second agent.
+/// (`user.end` would say the same, but the classifier skips it.)
+fn transfer_acw(conv: &str) -> String {
+    fixture("eventbridge_acw__webmessaging.json").replace(CONV, conv)
 }
 
 #[tokio::test]
@@ -26,7 +24,7 @@ async fn a_transferred_conversation_on_the_messages_api_is_not_ready_until_the_c
     let s = setup(source(&fake));
     let err = s
         .archiver
-        .archive_raw(&transfer_user_end(CONV), Deadline::NONE)
+        .archive_raw(&transfer_acw(CONV), Deadline::NONE)
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::NotReady, "{err}");
@@ -61,7 +59,7 @@ async fn a_messaging_recording_without_an_end_time_is_not_ready() {
     let s = setup(source(&fake));
     let err = s
         .archiver
-        .archive_raw(&transfer_user_end(CONV), Deadline::NONE)
+        .archive_raw(&transfer_acw(CONV), Deadline::NONE)
         .await
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::NotReady, "{err}");
