@@ -1,7 +1,7 @@
 //! The AWS adapters against moto server, through the real AWS SDK.
 //!
-//! `scripts/test` starts moto and sets `TVAULT_TEST_MOTO`. In CI a missing
-//! moto is a failure, never a skip.
+//! `scripts/test` starts moto, sets `TVAULT_TEST_MOTO` and
+//! `TVAULT_REQUIRE_SERVICES`: there a missing moto is a failure, never a skip.
 
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,7 +12,7 @@ use tvault_aws::secret::SecretSource;
 use tvault_aws::{Queue, SdkConfig};
 use tvault_testkit::pipeline;
 
-/// moto through testkit's one helper (a panic in CI when it is not running).
+/// moto through testkit's one helper (a panic under `scripts/test` when it is not running).
 async fn moto() -> Option<SdkConfig> {
     pipeline::moto().await.map(|(_, config)| config)
 }

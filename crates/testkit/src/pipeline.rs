@@ -12,20 +12,13 @@ use tvault_aws::{Queue, SdkConfig};
 use tvault_core::ports::Vault;
 
 use crate::genesys::{FakeConversation, FakeGenesys};
+use crate::services;
 
 /// moto's endpoint from `TVAULT_TEST_MOTO`, as an SDK configuration. `None`
-/// outside CI when moto is not running; in CI (`CI` set) a panic.
+/// when moto is not running and services are not required
+/// ([`services::required`](crate::services::required)); else a panic.
 pub async fn moto() -> Option<(String, SdkConfig)> {
-    let Ok(endpoint) = std::env::var("TVAULT_TEST_MOTO") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "TVAULT_TEST_MOTO is not set: CI must start moto (scripts/test does)"
-        );
-        eprintln!(
-            "SKIPPED: moto is not running; run scripts/test, or eval \"$(scripts/services start)\""
-        );
-        return None;
-    };
+    let endpoint = services::var("TVAULT_TEST_MOTO", services::START)?;
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new(REGION))
@@ -290,18 +283,9 @@ pub async fn verify_all(vault: &dyn Vault) -> Vec<String> {
 
 /// A fresh container in Azurite for one test: its vault URL (the value of
 /// `TVAULT_VAULT`) and the development connection string for its account.
-/// `None` outside CI when Azurite is not running; in CI a panic.
+/// `None` when Azurite is not running and services are not required; else a panic.
 pub async fn azurite_container(account: &str) -> Option<(String, String)> {
-    let Ok(endpoint) = std::env::var("TVAULT_TEST_AZURITE") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "TVAULT_TEST_AZURITE is not set: CI must start Azurite (scripts/test does)"
-        );
-        eprintln!(
-            "SKIPPED: Azurite is not running; run scripts/test, or eval \"$(scripts/services start)\""
-        );
-        return None;
-    };
+    let endpoint = services::var("TVAULT_TEST_AZURITE", services::START)?;
     // Same host, another account of scripts/start-azurite (they share the dev key).
     let base = endpoint
         .trim_end_matches('/')

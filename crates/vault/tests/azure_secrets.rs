@@ -18,6 +18,8 @@ use tvault_core::ports::{Deadline, Expect, Vault};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::{AzureConfig, RetryPolicy};
 
+// The helpers of the `it` binary, shared by path.
+#[path = "it/util.rs"]
 mod util;
 
 /// A (valid base64) account key that is not Azurite's: every request is refused.

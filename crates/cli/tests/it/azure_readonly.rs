@@ -3,52 +3,19 @@
 //! delete), made by the official Azure Python SDK. The same SAS is shown to be
 //! refused for writing, so these commands really need no more than read access.
 
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys};
 use tvault_testkit::pipeline;
 
-const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+use crate::util::*;
+
 const ACCOUNT: &str = "devstoreaccount1";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `tvault` with only the variables given (no inherited AZURE_* or GENESYSCLOUD_*).
-fn tvault(vault: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AZURE_") || k.starts_with("GENESYSCLOUD_") || k == "TVAULT_VAULT" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("--vault")
-        .arg(vault)
-        .args(args)
-        .envs(env.iter().copied());
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A container SAS with read and list rights only, from the official SDK.
 fn read_only_sas(container: &str) -> Option<String> {
-    let py = repo().join(".venv/bin/python");
-    if !py.exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "the .venv is missing: CI must run scripts/install-test-tools"
-        );
-        eprintln!("SKIPPED: no .venv (run scripts/install-test-tools)");
-        return None;
-    }
+    let py = tvault_testkit::services::venv_python()?;
     let script = r#"
 import sys
 from datetime import datetime, timedelta, timezone
@@ -91,7 +58,7 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
     let base = fake.base_url();
     let (url, c, e) = (vault_url.clone(), cs.clone(), event.clone());
     let out = tokio::task::spawn_blocking(move || {
-        tvault(
+        tvault_env(
             &url,
             &[
                 ("AZURE_STORAGE_CONNECTION_STRING", c.as_str()),
@@ -108,7 +75,7 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
     drop(fake); // From here on: no Genesys, no AWS, and only the read-only SAS.
 
     let ro = [("AZURE_STORAGE_SAS_TOKEN", sas.as_str())];
-    let run = |args: &[&str]| tvault(&vault_url, &ro, args);
+    let run = |args: &[&str]| tvault_env(&vault_url, &ro, args);
 
     // list
     let out = run(&[
@@ -216,7 +183,7 @@ async fn configuration_errors_never_echo_a_sas_or_a_password() {
     let list = ["list", "--from", "2026-01-01", "--to", "2026-01-02"];
     let port_host = account_url.trim_start_matches("http://");
 
-    let ok = tvault(&vault_url, &[("AZURE_STORAGE_SAS_TOKEN", &sas)], &list);
+    let ok = tvault_env(&vault_url, &[("AZURE_STORAGE_SAS_TOKEN", &sas)], &list);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 
     /// What is wrong, the vault URL, and the environment.
@@ -277,7 +244,7 @@ async fn configuration_errors_never_echo_a_sas_or_a_password() {
     ];
     for (what, vault, env) in cases {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let out = tvault(&vault, &env, &list);
+        let out = tvault_env(&vault, &env, &list);
         let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(2), "{what}: {printed}");
         assert!(

@@ -4,51 +4,23 @@
 //! actually render the inline image. A tampered vault exports nothing.
 //!
 //! Chromium comes from `TVAULT_TEST_CHROMIUM` or `chromium` on PATH
-//! (`scripts/install-test-tools` installs Debian's package). Outside CI a
-//! missing Chromium skips the browser test; in CI it fails it.
-
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! (`scripts/install-test-tools` installs Debian's package). Run by hand
+//! without it, the browser test skips; under `scripts/test` it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tvault_core::hash::sha256_hex;
 use tvault_core::manifest::{Manifest, Role};
-use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys};
+use tvault_testkit::genesys::{FakeConversation, FakeGenesys};
+use tvault_testkit::services::chromium;
 
-/// The conversation of the fixture event below.
-const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+use crate::util::*;
+
 const PHOTO_ID: &str = "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b";
 const INVOICE_ID: &str = "a0b1c2d3-e4f5-4a6b-9c8d-7e6f5a4b3c2d";
 const HOSTILE: &str = "Hi, my order arrived damaged. <script>document.title='pwned'</script>";
 const SIDE: u32 = 64;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tvault(vault: &Path, genesys: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
-    cmd.arg("--vault").arg(vault).args(args);
-    cmd.env_remove("TVAULT_VAULT");
-    match genesys {
-        Some(base) => cmd
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
-            .env("GENESYSCLOUD_REGION", base),
-        // Export needs no Genesys: prove it by giving it none.
-        None => cmd
-            .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
-            .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET")
-            .env_remove("GENESYSCLOUD_REGION"),
-    };
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A real 64x64 solid magenta PNG.
 fn magenta_png() -> Vec<u8> {
@@ -110,7 +82,7 @@ async fn archive_sample_as(
     let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
     let (v, base) = (vault.clone(), fake.base_url());
     let out = tokio::task::spawn_blocking(move || {
-        tvault(&v, Some(&base), &["archive", event.to_str().unwrap()])
+        tvault_genesys(&v, &base, &["archive", event.to_str().unwrap()])
     })
     .await
     .unwrap();
@@ -132,50 +104,8 @@ async fn archive_sample_as(
 fn export(a: &Archived) -> Output {
     tvault(
         &a.vault,
-        None,
         &["export", CONV, "--out", a.out.to_str().unwrap()],
     )
-}
-
-/// Every file under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Chromium from `TVAULT_TEST_CHROMIUM`, else `chromium` on PATH. `None`
-/// (with a notice) outside CI when there is none; in CI a panic.
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TVAULT_TEST_CHROMIUM").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
-            .find(|p| p.is_file())
-    });
-    if on_path.is_some() {
-        return on_path;
-    }
-    let msg = "Chromium not found (TVAULT_TEST_CHROMIUM unset, no chromium on PATH): run scripts/install-test-tools";
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("SKIPPED: {msg}");
-    None
 }
 
 fn headless(chromium: &Path, profile: &Path, args: &[&str]) -> Output {
@@ -376,8 +306,7 @@ fn a_conversation_not_in_the_vault_is_reported_like_show() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("exports");
     let o = tvault(
-        &dir.path().join("vault"),
-        None,
+        dir.path().join("vault"),
         &["export", "c-404", "--out", out.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1));
@@ -461,18 +390,14 @@ async fn a_legacy_chat_exports_every_line_and_labels_its_notices() {
     std::fs::write(&event, text_of_event).unwrap();
     let (v, base) = (vault.clone(), fake.base_url());
     let out = tokio::task::spawn_blocking(move || {
-        tvault(&v, Some(&base), &["archive", event.to_str().unwrap()])
+        tvault_genesys(&v, &base, &["archive", event.to_str().unwrap()])
     })
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     let target = dir.path().join("exports");
-    let o = tvault(
-        &vault,
-        None,
-        &["export", CHAT, "--out", target.to_str().unwrap()],
-    );
+    let o = tvault(&vault, &["export", CHAT, "--out", target.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let target = target.join(CHAT);
     assert_eq!(

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use tvault_core::ports::{Deadline, Expect, Listed, SystemClock, Vault, VaultError};
 use tvault_core::{Archiver, Outcome};
 
-mod util;
+use crate::util;
 
 async fn archive_all(vault: Arc<dyn Vault>, events: &[String]) -> Vec<Outcome> {
     let archiver = Archiver::new(vault, None, Arc::new(SystemClock));

@@ -26,7 +26,7 @@ use tvault_vault::ObjectVault;
 use tvault_vault::azure::RetryPolicy;
 use tvault_vault::azure::limiter::ConcurrencyLimits;
 
-mod util;
+use crate::util;
 
 /// Retry settings for tests: Retry-After capped at 100 ms and short backoffs,
 /// so thousands of throttled requests fit in seconds. The logic is the same.

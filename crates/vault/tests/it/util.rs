@@ -5,29 +5,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use tvault_testkit::services;
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::{AzureConfig, RetryPolicy, config::DEV_ACCOUNT_KEY};
 
 /// The variable that points the tests at Azurite, e.g. `http://127.0.0.1:10000/devstoreaccount1`.
 pub const AZURITE_VAR: &str = "TVAULT_TEST_AZURITE";
 
-/// Azurite's account endpoint, or `None` (with a notice) outside CI.
-/// In CI (`CI=true`) a missing Azurite is a failure, never a silent skip.
+/// Azurite's account endpoint, or `None` (with a notice) when it is not
+/// running and services are not required (`tvault_testkit::services`).
 pub fn azurite_endpoint() -> Option<String> {
-    match std::env::var(AZURITE_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().trim_end_matches('/').to_string()),
-        _ => {
-            let msg = format!(
-                "{AZURITE_VAR} is not set: run scripts/install-test-tools, then eval \"$(scripts/start-azurite)\" (or run scripts/test-azure)"
-            );
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            if ci {
-                panic!("{msg}");
-            }
-            eprintln!("SKIPPED outside CI: {msg}");
-            None
-        }
-    }
+    services::var(AZURITE_VAR, services::START).map(|v| v.trim_end_matches('/').to_string())
 }
 
 /// The explicit development connection string for the account at `endpoint`
@@ -138,17 +126,8 @@ pub fn transcript_events(tag: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// The Python interpreter of the project's `.venv`, or `None` (with a notice) outside CI.
+/// The Python interpreter of the project's `.venv`, or `None` (with a
+/// notice) when it is missing and services are not required.
 pub fn venv_python() -> Option<std::path::PathBuf> {
-    let py = workspace_root().join(".venv/bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    let msg =
-        "the project's .venv with azure-storage-blob is missing: run scripts/install-test-tools";
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED outside CI: {msg}");
-    None
+    services::venv_python()
 }

@@ -3,28 +3,11 @@
 //! directories with symbolic links and FIFOs, oversized documents and times
 //! out of range. Each test runs the built binary on a local vault.
 
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn command(vault: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
-    cmd.arg("--vault")
-        .arg(vault)
-        .args(args)
-        .env_remove("TVAULT_VAULT")
-        .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
-        .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET")
-        .env_remove("GENESYSCLOUD_REGION");
-    cmd
-}
-
-fn tvault(vault: &Path, args: &[&str]) -> Output {
-    command(vault, args).output().unwrap()
-}
+use crate::util::*;
 
 /// Run with a time limit: a command that hangs (reading a FIFO, walking a
 /// loop) is killed and fails the test instead of hanging it.
@@ -47,13 +30,6 @@ fn tvault_within(vault: &Path, args: &[&str], limit: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A transcript-carrying event for `conv` with one message.

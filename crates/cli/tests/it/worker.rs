@@ -2,9 +2,6 @@
 //! mixed queue drains completely, and a worker killed with SIGKILL while it
 //! holds messages loses and duplicates nothing.
 
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};

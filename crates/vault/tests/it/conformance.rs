@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-mod util;
+use crate::util;
 
 use bytes::Bytes;
 use futures::StreamExt;

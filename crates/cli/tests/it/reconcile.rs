@@ -3,45 +3,27 @@
 //! 20 missing ones per day (text, JSON and CSV) and exits 1; `--backfill`
 //! archives them with `trigger.kind` backfill; the next reconcile exits 0.
 
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{Duration, NaiveDate, Utc};
 use tvault_testkit::genesys::{
-    CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, FakeMessage, Fault, Route,
+    CLIENT_SECRET, FakeConversation, FakeGenesys, FakeMessage, Fault, Route,
 };
 use tvault_testkit::pipeline::customer_end;
 
-fn tvault(vault: &Path, base_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tvault"))
-        .arg("--vault")
-        .arg(vault)
-        .args(args)
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
-        .env("GENESYSCLOUD_REGION", base_url)
-        .env_remove("TVAULT_VAULT")
-        .output()
-        .unwrap()
-}
+use crate::util::*;
 
 async fn run(vault: &Path, base_url: &str, args: &[impl AsRef<str>]) -> Output {
     let (v, b) = (vault.to_path_buf(), base_url.to_string());
     let args: Vec<String> = args.iter().map(|s| s.as_ref().to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        tvault(&v, &b, &refs)
+        tvault_genesys(&v, &b, &refs)
     })
     .await
     .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// 500 web-messaging conversations started over 2026-09-01..03, each with
@@ -255,7 +237,7 @@ async fn a_range_past_data_availability_is_refused_with_the_reason() {
 async fn bad_dates_and_missing_credentials_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let vault = dir.path().join("vault");
-    let out = tvault(
+    let out = tvault_genesys(
         &vault,
         "http://127.0.0.1:9",
         &["reconcile", "--from", "2026-09-03", "--to", "2026-09-01"],
@@ -266,7 +248,7 @@ async fn bad_dates_and_missing_credentials_are_usage_errors() {
         "{}",
         text(&out.stderr)
     );
-    let out = tvault(
+    let out = tvault_genesys(
         &vault,
         "http://127.0.0.1:9",
         &["reconcile", "--from", "yesterday", "--to", "2026-09-01"],

@@ -1,35 +1,18 @@
 //! `tvault archive` with Genesys credentials, against the in-process fake
 //! Genesys API: exported lifecycle events are archived from the command line.
 
-// Tests may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Route};
+use tvault_testkit::genesys::{CLIENT_SECRET, FakeConversation, FakeGenesys, Route};
 
-const CONV: &str = "8d3f4c1e-5b2a-4e7f-9c61-0a2b3c4d5e6f";
+use crate::util::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn command(vault: &Path, base_url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvault"));
-    cmd.arg("--vault")
-        .arg(vault)
-        .args(args)
-        .env_remove("TVAULT_VAULT")
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
-        .env("GENESYSCLOUD_REGION", base_url);
-    cmd
-}
-
-fn tvault(vault: &Path, base_url: &str, args: &[&str]) -> Output {
-    command(vault, base_url, args)
+/// `tvault` with the fake Genesys API at `base_url`, logging at debug (the
+/// tests read what the client did from it).
+fn tvault_debug(vault: &Path, base_url: &str, args: &[&str]) -> Output {
+    with_genesys(&mut command(vault, args), base_url)
         .env("RUST_LOG", "debug")
         .output()
         .unwrap()
@@ -51,10 +34,11 @@ async fn a_lifecycle_event_is_pulled_and_archived_from_the_command_line() {
     let base = fake.base_url();
 
     let (v, e, b) = (vault.clone(), event.clone(), base.clone());
-    let out =
-        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", e.to_str().unwrap()]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, &b, &["archive", e.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
@@ -92,10 +76,11 @@ async fn a_lifecycle_event_is_pulled_and_archived_from_the_command_line() {
     let downloads = fake.count(Route::Signed);
     let acw = repo().join("fixtures/genesys/eventbridge_acw__webmessaging.json");
     let (v, b) = (vault.clone(), base.clone());
-    let out =
-        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", acw.to_str().unwrap()]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, &b, &["archive", acw.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().next().unwrap(),
         "archived 0, already in vault 1, skipped 0, failed 0"
@@ -103,9 +88,10 @@ async fn a_lifecycle_event_is_pulled_and_archived_from_the_command_line() {
     assert_eq!(fake.count(Route::Signed), downloads);
 
     let v = vault.clone();
-    let verify = tokio::task::spawn_blocking(move || tvault(&v, "http://127.0.0.1:9", &["verify"]))
-        .await
-        .unwrap();
+    let verify =
+        tokio::task::spawn_blocking(move || tvault_debug(&v, "http://127.0.0.1:9", &["verify"]))
+            .await
+            .unwrap();
     assert_eq!(
         verify.status.code(),
         Some(0),
@@ -203,7 +189,7 @@ async fn two_processes_archiving_the_same_conversations_from_different_events_ve
         let children: Vec<_> = paths
             .iter()
             .map(|p| {
-                command(&v, &base, &["archive", p.to_str().unwrap()])
+                with_genesys(&mut command(&v, &["archive", p.to_str().unwrap()]), &base)
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -238,9 +224,10 @@ async fn two_processes_archiving_the_same_conversations_from_different_events_ve
     assert!(archived >= 200, "every conversation archived at least once");
 
     let v = vault.clone();
-    let verify = tokio::task::spawn_blocking(move || tvault(&v, "http://127.0.0.1:9", &["verify"]))
-        .await
-        .unwrap();
+    let verify =
+        tokio::task::spawn_blocking(move || tvault_debug(&v, "http://127.0.0.1:9", &["verify"]))
+            .await
+            .unwrap();
     let report = String::from_utf8_lossy(&verify.stdout);
     assert_eq!(verify.status.code(), Some(0), "{report}");
     assert!(
@@ -294,10 +281,11 @@ async fn attachments_named_like_windows_devices_are_stored_under_a_safe_name() {
     let vault = dir.path().join("vault");
     let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
     let (v, b) = (vault.clone(), fake.base_url());
-    let out =
-        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", event.to_str().unwrap()]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, &b, &["archive", event.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -344,10 +332,11 @@ async fn a_legacy_chat_is_archived_and_shown_from_the_command_line() {
     std::fs::write(&event, text).unwrap();
     let base = fake.base_url();
     let (v, e, b) = (vault.clone(), event.clone(), base.clone());
-    let out =
-        tokio::task::spawn_blocking(move || tvault(&v, &b, &["archive", e.to_str().unwrap()]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, &b, &["archive", e.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -361,10 +350,11 @@ async fn a_legacy_chat_is_archived_and_shown_from_the_command_line() {
     assert_eq!(fake.count(Route::Conversation), 0, "chats are not messages");
 
     let v = vault.clone();
-    let out =
-        tokio::task::spawn_blocking(move || tvault(&v, "http://127.0.0.1:9", &["show", CHAT]))
-            .await
-            .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, "http://127.0.0.1:9", &["show", CHAT])
+    })
+    .await
+    .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(

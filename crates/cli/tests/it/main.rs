@@ -1,0 +1,17 @@
+//! The `tvault` binary's tests, one binary (as ripgrep's `tests/`): each
+//! module runs the built `tvault` as a user runs it, against a local vault,
+//! the in-process fake Genesys API, Azurite, moto and headless Chromium.
+//! `util` holds what they share: running the binary with only the settings a
+//! test gives it, and reading what it printed.
+
+// Tests may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod azure_readonly;
+mod cli;
+mod export;
+mod genesys;
+mod hostile;
+mod reconcile;
+mod util;
+mod worker;
