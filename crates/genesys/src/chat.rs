@@ -43,7 +43,7 @@ pub fn chat_message(m: &ChatMessage) -> Option<DraftMessage> {
         direction: m
             .participant_purpose
             .as_deref()
-            .map(crate::transcript::direction_of),
+            .map(crate::recordings::direction_of),
         purpose: m.participant_purpose.clone(),
         sender: Sender {
             participant_id: None,

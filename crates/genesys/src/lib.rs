@@ -16,7 +16,7 @@
 //! | [`pacer`] | staying below the per-token request allowance |
 //! | [`client`] | HTTP: auth, pacing, retries, error classification |
 //! | [`models`] | serde models of the Genesys responses (all fields optional) |
-//! | [`transcript`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
+//! | [`recordings`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
 //! | [`chat`] | legacy chat recordings (`transcript[]` of `ChatMessage`) → draft messages |
 //! | [`messages`] | messages API: fallback transcript, attachment resolution |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
@@ -43,7 +43,7 @@ pub mod hosts;
 pub mod messages;
 pub mod models;
 pub mod pacer;
-pub mod transcript;
+pub mod recordings;
 pub mod tuning;
 
 use std::sync::Arc;
@@ -128,14 +128,14 @@ impl GenesysSource {
 #[async_trait]
 impl ConversationSource for GenesysSource {
     /// `GET /api/v2/conversations/{id}/recordings?formatId=NONE`, falling back
-    /// to the messages API (see [`transcript::fetch`]).
+    /// to the messages API (see [`recordings::fetch`]).
     async fn fetch_transcript(
         &self,
         conversation: &ConversationId,
         deadline: Deadline,
     ) -> Result<Fetched, SourceError> {
         let span = tracing::info_span!("genesys_transcript", conversation_id = %conversation);
-        transcript::fetch(&self.client, conversation, deadline)
+        recordings::fetch(&self.client, conversation, deadline)
             .instrument(span)
             .await
     }
