@@ -19,6 +19,7 @@
 //! | [`recordings`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
 //! | [`chat`] | legacy chat recordings (`transcript[]` of `ChatMessage`) → draft messages |
 //! | [`messages`] | messages API: fallback transcript, attachment resolution |
+//! | [`response`] | reading any Genesys response: JSON bodies, times, ids, values quoted in errors |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
 //! | [`analytics`] | the conversation-details listing `tvault reconcile` compares against |
 //!
@@ -44,6 +45,7 @@ pub mod messages;
 pub mod models;
 pub mod pacer;
 pub mod recordings;
+pub mod response;
 pub mod tuning;
 
 use std::sync::Arc;
