@@ -9,8 +9,8 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`config`] | region table, credentials, `from_env`, the validating builder |
-//! | [`hosts`] | where requests may go: Genesys's hosts, local addresses, redirects |
+//! | [`config`] | region or base URL, credentials, `from_env`, the validating builder |
+//! | [`hosts`] | where requests may go: the region table of Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
 //! | [`pacer`] | staying below the per-token request allowance |
