@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Exit code: every record or object was fine.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some records failed, or verification found problems.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or configuration error; nothing was done.
+pub const EXIT_USAGE: u8 = 2;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded

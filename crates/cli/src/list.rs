@@ -12,10 +12,9 @@ use tvault_core::days::DayRange;
 use tvault_core::manifest::Manifest;
 use tvault_core::read::{self, ReadError};
 
-use crate::cli::ListArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ListArgs};
 use crate::progress::Progress;
 use crate::term;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// One line of `--json` output.
 #[derive(Debug, Serialize)]

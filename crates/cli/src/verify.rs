@@ -10,10 +10,9 @@ use tvault_core::ports::{Vault, VaultError};
 use tvault_core::read::{self, ReadError};
 use tvault_core::{ConversationId, keys};
 
-use crate::cli::VerifyArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, VerifyArgs};
 use crate::progress::Progress;
 use crate::term;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     let range = match (&args.from, &args.to) {

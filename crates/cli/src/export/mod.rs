@@ -24,8 +24,7 @@ use tvault_core::ports::Vault;
 use tvault_core::read::{self, ReadError};
 use tvault_core::transcript::{Transcript, fmt_time};
 
-use crate::cli::ExportArgs;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExportArgs};
 use html::{Exported, ExportedFile, FileKind, INLINE_IMAGE_MAX, INLINE_TOTAL_MAX, InlineImage};
 
 /// Why an export stopped; nothing was exported.
