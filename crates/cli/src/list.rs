@@ -156,18 +156,11 @@ async fn describe(
         }),
     };
     let latest: Result<Option<Manifest>, ReadError> = match found {
-        Ok(mut g) => match g.manifests.pop() {
-            Some(m) => {
-                line.skipped = g.unreadable;
-                Ok(Some(m))
-            }
-            None if !g.unreadable.is_empty() => {
-                let first = g.unreadable.remove(0);
-                line.skipped = g.unreadable;
-                Err(first.into())
-            }
-            None => Ok(None),
-        },
+        Ok(g) => {
+            let (latest, skipped) = g.into_latest();
+            line.skipped = skipped;
+            latest.map_err(ReadError::from)
+        }
         Err(e) => Err(e),
     };
     match latest {
