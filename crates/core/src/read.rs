@@ -331,7 +331,9 @@ pub async fn hash_object(vault: &dyn Vault, path: &str) -> Result<(String, u64),
     Ok(h.finish())
 }
 
-fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
+/// Bytes read against their manifest entry: size, then SHA-256 (full hex).
+/// The one manifest-versus-bytes check; `show`, `verify` and `export` make it.
+pub fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
     if size != entry.size {
         return Err(ReadError::Corrupt {
             path: entry.path.clone(),
@@ -347,10 +349,25 @@ fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
     Ok(())
 }
 
+/// [`check`]'s early half, for a reader that streams: refused as soon as
+/// more than the entry's size has arrived (a grown object could be any size).
+pub fn check_size_so_far(entry: &ObjectEntry, size: u64) -> Result<(), ReadError> {
+    if size > entry.size {
+        return Err(ReadError::Corrupt {
+            path: entry.path.clone(),
+            reason: format!(
+                "size more than {} bytes, manifest says {}",
+                entry.size, entry.size
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{ConversationSummary, MANIFEST_SCHEMA, Trigger, TriggerKind};
+    use crate::manifest::{ConversationSummary, MANIFEST_SCHEMA, Role, Trigger, TriggerKind};
 
     fn manifest(generation: &str, archived_at: &str, ended: bool) -> Manifest {
         Manifest {
@@ -414,5 +431,40 @@ mod tests {
         let (latest, skipped) = Generations::default().into_latest();
         assert_eq!(latest.unwrap(), None);
         assert!(skipped.is_empty());
+    }
+
+    #[test]
+    fn bytes_are_checked_against_their_entry_by_size_then_hash() {
+        let entry = ObjectEntry {
+            path: "conversations/c-1/attachments/a-1/x.pdf".into(),
+            role: Role::Attachment,
+            sha256: "ab".repeat(32),
+            size: 10,
+            content_type: "application/pdf".into(),
+            attachment_id: None,
+            source_url: None,
+        };
+        let other = "cd".repeat(32);
+        assert!(check(&entry, &entry.sha256, 10).is_ok());
+        assert_eq!(
+            check(&entry, &other, 9).unwrap_err().to_string(),
+            "conversations/c-1/attachments/a-1/x.pdf: size 9 bytes, manifest says 10"
+        );
+        assert_eq!(
+            check(&entry, &other, 10).unwrap_err().to_string(),
+            format!(
+                "conversations/c-1/attachments/a-1/x.pdf: sha256 {other}, manifest says {}",
+                entry.sha256
+            )
+        );
+        assert!(check_size_so_far(&entry, 10).is_ok());
+        assert!(matches!(
+            check_size_so_far(&entry, u64::MAX),
+            Err(ReadError::Corrupt { .. })
+        ));
+        assert_eq!(
+            check_size_so_far(&entry, 11).unwrap_err().to_string(),
+            "conversations/c-1/attachments/a-1/x.pdf: size more than 10 bytes, manifest says 10"
+        );
     }
 }

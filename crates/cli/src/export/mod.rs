@@ -278,13 +278,7 @@ async fn copy_checked(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Refused(format!("{}: read failed: {e}", entry.path)))?;
         hasher.update(&chunk);
-        if hasher.size() > entry.size {
-            // Stop at once: a grown object could be any size.
-            return Err(Refused(format!(
-                "{}: size more than {} bytes, manifest says {}",
-                entry.path, entry.size, entry.size
-            )));
-        }
+        read::check_size_so_far(entry, hasher.size())?;
         if let Some(k) = kept.as_mut() {
             k.extend_from_slice(&chunk);
         }
@@ -296,25 +290,8 @@ async fn copy_checked(
         .await
         .map_err(|e| Refused(format!("writing {}: {e}", dest.display())))?;
     let (sha, size) = hasher.finish();
-    check(entry, &sha, size)?;
+    read::check(entry, &sha, size)?;
     Ok(kept)
-}
-
-/// The same wording as `tvault show` and `verify` (tvault_core::read).
-fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), Refused> {
-    if size != entry.size {
-        return Err(Refused(format!(
-            "{}: size {size} bytes, manifest says {}",
-            entry.path, entry.size
-        )));
-    }
-    if sha != entry.sha256 {
-        return Err(Refused(format!(
-            "{}: sha256 {sha}, manifest says {}",
-            entry.path, entry.sha256
-        )));
-    }
-    Ok(())
 }
 
 async fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Refused> {
