@@ -7,10 +7,10 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use futures::StreamExt;
 use serde::Serialize;
-use tvault_core::ConversationId;
 use tvault_core::days::DayRange;
 use tvault_core::manifest::Manifest;
 use tvault_core::read::{self, ReadError};
+use tvault_core::{ConversationId, keys};
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ListArgs};
 use crate::progress::Progress;
@@ -151,7 +151,7 @@ async fn describe(
     let found: Result<read::Generations, ReadError> = match ConversationId::new(conv) {
         Ok(id) => read::read_generations(vault, &id, generations).await,
         Err(e) => Err(ReadError::Corrupt {
-            path: format!("index/.../{conv}"),
+            path: format!("{}.../{conv}", keys::INDEX),
             reason: e.to_string(),
         }),
     };

@@ -251,7 +251,7 @@ pub async fn index_days(
     let mut prefixes: Vec<String> = Vec::new();
     for ((year, month), ds) in &months {
         if ds.len() > WHOLE_MONTH_FROM {
-            prefixes.push(format!("index/{year:04}/{month:02}/"));
+            prefixes.push(keys::index_month_prefix(*year, *month));
         } else {
             prefixes.extend(
                 ds.iter()

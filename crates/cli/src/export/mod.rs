@@ -235,22 +235,21 @@ fn attachment_rel_path(conv: &ConversationId, entry: &ObjectEntry) -> Result<Str
             entry.path
         ))
     };
-    let tail = entry
-        .path
-        .strip_prefix(&keys::conversation_prefix(conv))
-        .ok_or_else(bad)?;
-    let parts: Vec<&str> = tail.split('/').collect();
-    let ["attachments", id, name] = parts[..] else {
-        return Err(bad());
-    };
+    let (of, id, name) = keys::parse_attachment(&entry.path).ok_or_else(bad)?;
     let id_matches = entry
         .attachment_id
         .as_ref()
         .is_none_or(|a| a.as_str() == id);
-    if check_id(id).is_err() || !id_matches || name.is_empty() || safe_file_name(name) != name {
+    if of != conv.as_str()
+        || check_id(id).is_err()
+        || !id_matches
+        || name.is_empty()
+        || safe_file_name(name) != name
+    {
         return Err(bad());
     }
-    Ok(tail.to_string())
+    let tail = entry.path.strip_prefix(&keys::conversation_prefix(conv));
+    tail.map(str::to_string).ok_or_else(bad)
 }
 
 /// Stream `entry` to `dest`, hashing on the way, and check it against the
