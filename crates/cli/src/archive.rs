@@ -7,9 +7,8 @@ use tvault_core::archive::{NO_CREDENTIALS, Outcome};
 use tvault_core::ports::Deadline;
 use tvault_router::Settings;
 
-use crate::cli::ArchiveArgs;
+use crate::cli::{ArchiveArgs, EXIT_FAILED, EXIT_OK};
 use crate::input::{self, Record};
-use crate::{EXIT_FAILED, EXIT_OK};
 
 #[derive(Debug, Default)]
 struct Summary {

@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Exit code: every record or object was fine.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some records failed, or verification found problems.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or configuration error; nothing was done.
+pub const EXIT_USAGE: u8 = 2;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded
@@ -65,7 +72,7 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Export one conversation to a folder: a readable HTML page, the stored
     /// JSON and the attachments, every hash re-checked against the manifest.
-    #[command(long_about = crate::export::ABOUT, after_help = AFTER_HELP)]
+    #[command(long_about = EXPORT_ABOUT, after_help = AFTER_HELP)]
     Export(ExportArgs),
     /// Consume an SQS queue of events until stopped (ECS, Kubernetes, a VM).
     #[command(long_about = WORKER_ABOUT, after_help = AFTER_HELP)]
@@ -217,6 +224,54 @@ Exit codes: 0 nothing missing; 1 something is missing (a conversation, an
 attachment, a conversation's end, an unusable listing row, or a backfill that
 failed); 2 usage or
 configuration error, or a range Genesys cannot answer yet.";
+
+const EXPORT_ABOUT: &str = "\
+Export one conversation from the vault to a folder: a page to read in any
+browser, the stored JSON, and the attachments, each re-checked against the
+manifest on the way out.
+
+Reads the latest generation (by its manifest's archivedAt) unless --generation
+is given, and writes DIR/CONVERSATION_ID/:
+  index.html        the conversation for a person: every message in time order
+                    with its time, sender and text; images (PNG, JPEG, GIF,
+                    WebP up to 8 MiB) shown inline, other attachments linked;
+                    attachments the archive could not fetch shown as \"not in
+                    vault\" with the reason; and an integrity table of every
+                    file with its SHA-256 and size
+  manifest.json     the manifest as stored in the vault, byte for byte
+  transcript.json   the transcript as stored (transcript-vault/transcript/v1)
+  attachments/ID/NAME   each attachment, named as in the vault
+
+Can I trust it? The transcript and every attachment were hashed (SHA-256)
+and sized as they were read, and compared with the manifest; the export
+happens only if all of them match. If one does not (the vault was altered, or
+a read went wrong), or an object cannot be read, nothing is exported: the
+command names the conversation, the object and the difference, and exits 1.
+index.html states the time of that check and lists every file's SHA-256 and
+size, manifest.json's too, so anyone can repeat the check later with any
+SHA-256 tool, and compare manifest.json with the vault's copy
+(see docs/vault-format.md).
+
+Is the page safe to open? It runs no script and loads nothing from outside the
+folder: a Content-Security-Policy forbids both, and every text from the
+transcript is escaped. SVG attachments are linked, never displayed. Links to
+attachments a browser would open as a page or could sniff as one (HTML, SVG,
+XML, anything but images, PDF, text, audio and video) carry `download`: the
+browser saves them instead of opening them in place.
+
+What it needs: read access to the vault only. No Genesys, no AWS: it works
+while they are down. The raw payloads under source/ are not exported
+(`tvault verify` checks them).
+
+It never overwrites: if DIR/CONVERSATION_ID exists it refuses (exit 2).
+
+A manifest that cannot be read is named on stderr and skipped: the latest
+readable generation is exported (exit 0). --generation GEN reads that
+generation's manifest alone.
+
+Output: one line on stdout:
+  exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
+where N and M count the transcript and the attachments, the files checked.";
 
 const WORKER_ABOUT: &str = "\
 Consume an SQS queue of events until stopped: the same pipeline as the Lambda,

@@ -6,8 +6,7 @@ use anyhow::Result;
 use tvault_aws::{Queue, Received};
 use tvault_core::event::{Classified, classify};
 
-use crate::EXIT_OK;
-use crate::cli::DlqCommand;
+use crate::cli::{DlqCommand, EXIT_OK};
 
 /// Receives in a row that bring no new message before inspect stops.
 const QUIET_ROUNDS: usize = 3;

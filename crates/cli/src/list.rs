@@ -7,15 +7,14 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use futures::StreamExt;
 use serde::Serialize;
-use tvault_core::ConversationId;
 use tvault_core::days::DayRange;
 use tvault_core::manifest::Manifest;
 use tvault_core::read::{self, ReadError};
+use tvault_core::{ConversationId, keys};
 
-use crate::cli::ListArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ListArgs};
 use crate::progress::Progress;
 use crate::term;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// One line of `--json` output.
 #[derive(Debug, Serialize)]
@@ -152,23 +151,16 @@ async fn describe(
     let found: Result<read::Generations, ReadError> = match ConversationId::new(conv) {
         Ok(id) => read::read_generations(vault, &id, generations).await,
         Err(e) => Err(ReadError::Corrupt {
-            path: format!("index/.../{conv}"),
+            path: format!("{}.../{conv}", keys::INDEX),
             reason: e.to_string(),
         }),
     };
     let latest: Result<Option<Manifest>, ReadError> = match found {
-        Ok(mut g) => match g.manifests.pop() {
-            Some(m) => {
-                line.skipped = g.unreadable;
-                Ok(Some(m))
-            }
-            None if !g.unreadable.is_empty() => {
-                let first = g.unreadable.remove(0);
-                line.skipped = g.unreadable;
-                Err(first.into())
-            }
-            None => Ok(None),
-        },
+        Ok(g) => {
+            let (latest, skipped) = g.into_latest();
+            line.skipped = skipped;
+            latest.map_err(ReadError::from)
+        }
         Err(e) => Err(e),
     };
     match latest {

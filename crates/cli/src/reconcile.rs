@@ -16,9 +16,8 @@ use tvault_core::{Archiver, Outcome};
 use tvault_genesys::analytics::{ListError, Listing};
 use tvault_router::Settings;
 
-use crate::cli::ReconcileArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReconcileArgs};
 use crate::progress::Progress;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// The whole run, as `--json-report` writes it.
 #[derive(Debug, Serialize)]

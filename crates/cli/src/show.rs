@@ -8,9 +8,8 @@ use tvault_core::manifest::Manifest;
 use tvault_core::read;
 use tvault_core::transcript::Transcript;
 
-use crate::cli::ShowArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, ShowArgs};
 use crate::term;
-use crate::{EXIT_FAILED, EXIT_OK};
 
 pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     let conversation = ConversationId::new(args.conversation_id.clone())

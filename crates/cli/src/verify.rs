@@ -10,10 +10,9 @@ use tvault_core::ports::{Vault, VaultError};
 use tvault_core::read::{self, ReadError};
 use tvault_core::{ConversationId, keys};
 
-use crate::cli::VerifyArgs;
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, VerifyArgs};
 use crate::progress::Progress;
 use crate::term;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     let range = match (&args.from, &args.to) {
@@ -60,7 +59,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
                         .list(&keys::conversation_prefix(&id))
                         .await
                         .map(|l| l.into_iter().map(|l| l.path).collect())
-                        .map_err(|e| format!("unreadable conversations/{c}/: {e}"))
+                        .map_err(|e| format!("unreadable {}: {e}", keys::conversation_prefix(&id)))
                 })
                 .buffer_unordered(concurrency)
                 .collect()
@@ -161,7 +160,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     problems.extend(found);
 
     let mut indexed: BTreeSet<(String, String)> = BTreeSet::new();
-    for path in names.iter().filter(|p| p.starts_with("index/")) {
+    for path in names.iter().filter(|p| p.starts_with(keys::INDEX)) {
         let Some((_, conv, generation)) = keys::parse_index(path) else {
             problems.push(format!("orphaned {path}: not a date-index marker name"));
             continue;
@@ -189,7 +188,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     // the loser of two deliveries racing to commit): checked by the sha16 in
     // its name and reported as information. Anything else is an orphan.
     let mut unlisted_sources: Vec<&str> = Vec::new();
-    for path in names.iter().filter(|p| p.starts_with("conversations/")) {
+    for path in names.iter().filter(|p| p.starts_with(keys::CONVERSATIONS)) {
         if keys::parse_manifest(path).is_some() || referenced.contains(path.as_str()) {
             continue;
         }
@@ -212,7 +211,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     provenance.sort();
     for path in names
         .iter()
-        .filter(|p| !p.starts_with("conversations/") && !p.starts_with("index/"))
+        .filter(|p| !p.starts_with(keys::CONVERSATIONS) && !p.starts_with(keys::INDEX))
     {
         problems.push(format!("orphaned {path}: outside the vault layout"));
     }

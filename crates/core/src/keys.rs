@@ -12,9 +12,14 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::id::{AttachmentId, ConversationId, safe_file_name};
 
+/// Prefix of every conversation's objects.
+pub const CONVERSATIONS: &str = "conversations/";
+/// Prefix of the date index.
+pub const INDEX: &str = "index/";
+
 /// Prefix of everything that belongs to one conversation, ending in `/`.
 pub fn conversation_prefix(conv: &ConversationId) -> String {
-    format!("conversations/{conv}/")
+    format!("{CONVERSATIONS}{conv}/")
 }
 
 /// The commit marker of one generation.
@@ -49,14 +54,19 @@ pub fn index(date: DateTime<Utc>, conv: &ConversationId, generation: &str) -> St
     )
 }
 
+/// Prefix of one UTC month in the date index, ending in `/`.
+pub fn index_month_prefix(year: i32, month: u32) -> String {
+    format!("{INDEX}{year:04}/{month:02}/")
+}
+
 /// Prefix of one UTC day in the date index, ending in `/`.
 pub fn index_day_prefix(year: i32, month: u32, day: u32) -> String {
-    format!("index/{year:04}/{month:02}/{day:02}/")
+    format!("{}{day:02}/", index_month_prefix(year, month))
 }
 
 /// If `path` is a manifest name, its conversation id and generation.
 pub fn parse_manifest(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix("conversations/")?;
+    let rest = path.strip_prefix(CONVERSATIONS)?;
     let (conv, file) = rest.split_once('/')?;
     let generation = file.strip_prefix("manifest.")?.strip_suffix(".json")?;
     (!generation.contains('.') && !generation.is_empty()).then_some((conv, generation))
@@ -65,7 +75,7 @@ pub fn parse_manifest(path: &str) -> Option<(&str, &str)> {
 /// If `path` is a raw payload name, `conversations/{id}/source/{name}.{sha16}.json`,
 /// its conversation id and the sha16 its name claims (16 lowercase hex digits).
 pub fn parse_source(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix("conversations/")?;
+    let rest = path.strip_prefix(CONVERSATIONS)?;
     let (conv, file) = rest.split_once('/')?;
     let file = file.strip_prefix("source/")?.strip_suffix(".json")?;
     let (name, sha16) = file.rsplit_once('.')?;
@@ -76,9 +86,19 @@ pub fn parse_source(path: &str) -> Option<(&str, &str)> {
     (hex && !name.is_empty() && !name.contains('/')).then_some((conv, sha16))
 }
 
+/// If `path` is an attachment name,
+/// `conversations/{id}/attachments/{attachmentId}/{file}`, its conversation
+/// id, attachment id and file name, as written (not checked as ids).
+pub fn parse_attachment(path: &str) -> Option<(&str, &str, &str)> {
+    let rest = path.strip_prefix(CONVERSATIONS)?;
+    let (conv, file) = rest.split_once('/')?;
+    let (id, name) = file.strip_prefix("attachments/")?.split_once('/')?;
+    (!name.contains('/')).then_some((conv, id, name))
+}
+
 /// If `path` is a date-index marker name, its day, conversation id and generation.
 pub fn parse_index(path: &str) -> Option<(NaiveDate, &str, &str)> {
-    let rest = path.strip_prefix("index/")?;
+    let rest = path.strip_prefix(INDEX)?;
     let mut parts = rest.splitn(4, '/');
     let (y, m, d, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if y.len() != 4 || m.len() != 2 || d.len() != 2 {
@@ -152,6 +172,31 @@ mod tests {
         ] {
             assert_eq!(parse_source(not), None, "{not}");
         }
+    }
+
+    #[test]
+    fn attachment_names_parse_back() {
+        let c = conv();
+        let a = AttachmentId::new("att-9").unwrap();
+        assert_eq!(
+            parse_attachment(&attachment(&c, &a, "IMG 1.jpg")),
+            Some(("c-1", "att-9", "IMG_1.jpg"))
+        );
+        assert_eq!(
+            parse_attachment("conversations/c-1/attachments//x"),
+            Some(("c-1", "", "x"))
+        );
+        for not in [
+            "conversations/c-1/attachments/a1",
+            "conversations/c-1/attachments/a1/x/y.png",
+            "conversations/c-1/source/event.0123.json",
+            "conversations/c-1/x/attachments/a1/y.png",
+            "index/2026/09/20/c-1.g",
+        ] {
+            assert_eq!(parse_attachment(not), None, "{not}");
+        }
+        assert_eq!(index_month_prefix(2026, 9), "index/2026/09/");
+        assert_eq!(index_day_prefix(2026, 9, 2), "index/2026/09/02/");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! | [`days`] | inclusive ranges of UTC days (`--from`/`--to`) |
 //! | [`reconcile`] | expected conversations against the vault, per day |
 //! | [`read`] | reading generations back, checked against their manifests |
-//! | [`retry`] | how long a failed queued record stays hidden ([`retry::RequeuePolicy`]) |
+//! | [`requeue`] | how long a failed queued record stays hidden ([`requeue::RequeuePolicy`]) |
 //! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
 //!
 //! ```
@@ -40,7 +40,7 @@ pub mod outcome;
 pub mod ports;
 pub mod read;
 pub mod reconcile;
-pub mod retry;
+pub mod requeue;
 pub mod secret;
 pub mod transcript;
 

@@ -83,9 +83,46 @@ pub struct Generations {
 }
 
 impl Generations {
+    fn new(mut manifests: Vec<Manifest>, mut unreadable: Vec<Unreadable>) -> Self {
+        // RFC 3339 UTC times with fixed precision sort as text.
+        manifests
+            .sort_by(|a, b| (&a.archived_at, &a.generation).cmp(&(&b.archived_at, &b.generation)));
+        unreadable.sort_by(|a, b| a.path.cmp(&b.path));
+        Self {
+            manifests,
+            unreadable,
+        }
+    }
+
     /// The latest readable generation (greatest `archivedAt`, then generation).
     pub fn latest(&self) -> Option<&Manifest> {
-        self.manifests.last()
+        self.latest_where(|_| true)
+    }
+
+    /// The latest readable generation that satisfies `keep`.
+    pub fn latest_where(&self, keep: impl Fn(&Manifest) -> bool) -> Option<&Manifest> {
+        self.latest_index(keep).map(|i| &self.manifests[i])
+    }
+
+    /// For readers that go on past junk (`show`, `list`, `export`): the
+    /// latest readable generation, and the unreadable manifests passed over.
+    /// With none readable, the first unreadable one is the answer and the
+    /// others are passed over; with no manifest at all, `Ok(None)`.
+    pub fn into_latest(mut self) -> (Result<Option<Manifest>, Unreadable>, Vec<Unreadable>) {
+        match self.latest_index(|_| true) {
+            Some(i) => (Ok(Some(self.manifests.swap_remove(i))), self.unreadable),
+            None if self.unreadable.is_empty() => (Ok(None), Vec::new()),
+            None => {
+                let first = self.unreadable.remove(0);
+                (Err(first), self.unreadable)
+            }
+        }
+    }
+
+    // The one place "latest" is decided: `new` keeps `manifests` in that
+    // order, so the latest is the last that qualifies.
+    fn latest_index(&self, keep: impl Fn(&Manifest) -> bool) -> Option<usize> {
+        self.manifests.iter().rposition(keep)
     }
 }
 
@@ -96,7 +133,7 @@ pub async fn read_generations(
     conversation: &ConversationId,
     generations: &[String],
 ) -> Result<Generations, ReadError> {
-    let mut out = Generations::default();
+    let (mut manifests, mut unreadable) = (Vec::new(), Vec::new());
     for g in generations {
         let path = keys::manifest(conversation, g);
         let bytes = match vault.get(&path).await {
@@ -105,15 +142,11 @@ pub async fn read_generations(
             Err(e) => return Err(e.into()),
         };
         match manifest_at(&path, &bytes) {
-            Ok(m) => out.manifests.push(m),
-            Err(reason) => out.unreadable.push(Unreadable { path, reason }),
+            Ok(m) => manifests.push(m),
+            Err(reason) => unreadable.push(Unreadable { path, reason }),
         }
     }
-    // RFC 3339 UTC times with fixed precision sort as text.
-    out.manifests
-        .sort_by(|a, b| (&a.archived_at, &a.generation).cmp(&(&b.archived_at, &b.generation)));
-    out.unreadable.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    Ok(Generations::new(manifests, unreadable))
 }
 
 /// Every manifest of a conversation, oldest `archivedAt` first; an
@@ -151,11 +184,11 @@ pub async fn pick(
     };
     let Some(g) = generation else {
         let all = generations(vault, conversation).await?;
-        let found = read_generations(vault, conversation, &all).await?;
-        let mut skipped = found.unreadable;
-        return match found.manifests.into_iter().next_back() {
+        let (latest, skipped) = read_generations(vault, conversation, &all)
+            .await?
+            .into_latest();
+        return match latest? {
             Some(manifest) => Ok(Picked { manifest, skipped }),
-            None if !skipped.is_empty() => Err(skipped.remove(0).into()),
             None => Err(ReadError::NotArchived(conversation.clone())),
         };
     };
@@ -218,7 +251,7 @@ pub async fn index_days(
     let mut prefixes: Vec<String> = Vec::new();
     for ((year, month), ds) in &months {
         if ds.len() > WHOLE_MONTH_FROM {
-            prefixes.push(format!("index/{year:04}/{month:02}/"));
+            prefixes.push(keys::index_month_prefix(*year, *month));
         } else {
             prefixes.extend(
                 ds.iter()
@@ -256,33 +289,6 @@ pub async fn index_days(
 
 /// Days of one month above which the whole month is listed at once.
 const WHOLE_MONTH_FROM: usize = 7;
-
-/// The latest of the named generations whose manifest exists (by
-/// `archivedAt`), or `None` when none does: a marker without its manifest is
-/// an archive that never committed. An unreadable manifest among them is an
-/// error (reconciliation counts such a conversation as not archived);
-/// [`read_generations`] is the lenient form.
-pub async fn latest_of(
-    vault: &dyn Vault,
-    conversation: &ConversationId,
-    generations: &[String],
-) -> Result<Option<Manifest>, ReadError> {
-    latest_of_where(vault, conversation, generations, |_| true).await
-}
-
-/// [`latest_of`] among the manifests that satisfy `keep`.
-pub async fn latest_of_where(
-    vault: &dyn Vault,
-    conversation: &ConversationId,
-    generations: &[String],
-    keep: impl Fn(&Manifest) -> bool,
-) -> Result<Option<Manifest>, ReadError> {
-    let found = read_generations(vault, conversation, generations).await?;
-    match found.unreadable.into_iter().next() {
-        Some(bad) => Err(bad.into()),
-        None => Ok(found.manifests.into_iter().rfind(|m| keep(m))),
-    }
-}
 
 /// The generations a conversation has, from the names of its manifests
 /// (one listing, no reads).
@@ -325,7 +331,9 @@ pub async fn hash_object(vault: &dyn Vault, path: &str) -> Result<(String, u64),
     Ok(h.finish())
 }
 
-fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
+/// Bytes read against their manifest entry: size, then SHA-256 (full hex).
+/// The one manifest-versus-bytes check; `show`, `verify` and `export` make it.
+pub fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
     if size != entry.size {
         return Err(ReadError::Corrupt {
             path: entry.path.clone(),
@@ -339,4 +347,124 @@ fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), ReadError> {
         });
     }
     Ok(())
+}
+
+/// [`check`]'s early half, for a reader that streams: refused as soon as
+/// more than the entry's size has arrived (a grown object could be any size).
+pub fn check_size_so_far(entry: &ObjectEntry, size: u64) -> Result<(), ReadError> {
+    if size > entry.size {
+        return Err(ReadError::Corrupt {
+            path: entry.path.clone(),
+            reason: format!(
+                "size more than {} bytes, manifest says {}",
+                entry.size, entry.size
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ConversationSummary, MANIFEST_SCHEMA, Role, Trigger, TriggerKind};
+
+    fn manifest(generation: &str, archived_at: &str, ended: bool) -> Manifest {
+        Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            conversation_id: ConversationId::new("c-1").unwrap(),
+            generation: generation.into(),
+            archived_at: archived_at.into(),
+            trigger: Trigger {
+                kind: TriggerKind::Lifecycle,
+                topic: None,
+                event_id: None,
+            },
+            conversation: ConversationSummary {
+                start_time: None,
+                end_time: ended.then(|| "2026-09-20T09:00:00.000Z".into()),
+                media_type: None,
+                message_count: 0,
+                attachment_count: 0,
+            },
+            objects: vec![],
+            missing: vec![],
+        }
+    }
+
+    fn junk(path: &str) -> Unreadable {
+        Unreadable {
+            path: path.into(),
+            reason: "junk".into(),
+        }
+    }
+
+    fn generation(m: Option<&Manifest>) -> Option<&str> {
+        m.map(|m| m.generation.as_str())
+    }
+
+    #[test]
+    fn the_latest_is_the_greatest_archived_at_then_generation_whatever_the_read_order() {
+        let g = Generations::new(
+            vec![
+                manifest("b", "2026-09-21T10:00:00.000Z", false),
+                manifest("z", "2026-09-20T10:00:00.000Z", true),
+                manifest("a", "2026-09-21T10:00:00.000Z", false),
+            ],
+            vec![junk("p/2"), junk("p/1")],
+        );
+        assert_eq!(generation(g.latest()), Some("b"));
+        let ended = |m: &Manifest| m.conversation.end_time.is_some();
+        assert_eq!(generation(g.latest_where(ended)), Some("z"));
+        assert_eq!(generation(g.latest_where(|_| false)), None);
+        let (latest, skipped) = g.into_latest();
+        assert_eq!(latest.unwrap().map(|m| m.generation), Some("b".into()));
+        assert_eq!(skipped, [junk("p/1"), junk("p/2")]);
+    }
+
+    #[test]
+    fn with_nothing_readable_the_first_unreadable_manifest_is_the_answer() {
+        let (latest, skipped) =
+            Generations::new(vec![], vec![junk("p/2"), junk("p/1")]).into_latest();
+        assert_eq!(latest.unwrap_err(), junk("p/1"));
+        assert_eq!(skipped, [junk("p/2")]);
+        let (latest, skipped) = Generations::default().into_latest();
+        assert_eq!(latest.unwrap(), None);
+        assert!(skipped.is_empty());
+    }
+
+    #[test]
+    fn bytes_are_checked_against_their_entry_by_size_then_hash() {
+        let entry = ObjectEntry {
+            path: "conversations/c-1/attachments/a-1/x.pdf".into(),
+            role: Role::Attachment,
+            sha256: "ab".repeat(32),
+            size: 10,
+            content_type: "application/pdf".into(),
+            attachment_id: None,
+            source_url: None,
+        };
+        let other = "cd".repeat(32);
+        assert!(check(&entry, &entry.sha256, 10).is_ok());
+        assert_eq!(
+            check(&entry, &other, 9).unwrap_err().to_string(),
+            "conversations/c-1/attachments/a-1/x.pdf: size 9 bytes, manifest says 10"
+        );
+        assert_eq!(
+            check(&entry, &other, 10).unwrap_err().to_string(),
+            format!(
+                "conversations/c-1/attachments/a-1/x.pdf: sha256 {other}, manifest says {}",
+                entry.sha256
+            )
+        );
+        assert!(check_size_so_far(&entry, 10).is_ok());
+        assert!(matches!(
+            check_size_so_far(&entry, u64::MAX),
+            Err(ReadError::Corrupt { .. })
+        ));
+        assert_eq!(
+            check_size_so_far(&entry, 11).unwrap_err().to_string(),
+            "conversations/c-1/attachments/a-1/x.pdf: size more than 10 bytes, manifest says 10"
+        );
+    }
 }

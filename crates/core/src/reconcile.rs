@@ -307,31 +307,29 @@ async fn holding(
 }
 
 /// The latest generation that has the conversation's end decides; without
-/// one, any generation makes the conversation [`Holding::Incomplete`].
+/// one, any generation makes the conversation [`Holding::Incomplete`]. An
+/// unreadable manifest among them makes it [`Holding::Unreadable`]: counted
+/// as not archived. A marker without its manifest is an archive that never
+/// committed.
 async fn latest_holding(
     vault: &dyn Vault,
     conversation: &ConversationId,
     generations: &[String],
 ) -> Result<Holding, ReadError> {
-    let ended = |m: &Manifest| m.conversation.end_time.is_some();
-    let found =
-        match read::latest_of_where(vault, conversation, generations, ended).await {
-            Ok(Some(m)) => Ok(Holding::of(Some(m))),
-            Ok(None) => read::latest_of(vault, conversation, generations)
-                .await
-                .map(|open| match open {
-                    Some(m) => Holding::Incomplete {
-                        generation: m.generation,
-                    },
-                    None => Holding::Missing,
-                }),
-            Err(e) => Err(e),
-        };
-    match found {
-        Ok(h) => Ok(h),
-        Err(ReadError::BadManifest { path, reason }) => Ok(Holding::Unreadable {
-            reason: format!("{path}: {reason}"),
-        }),
-        Err(e) => Err(e),
+    let found = read::read_generations(vault, conversation, generations).await?;
+    if let Some(bad) = found.unreadable.first() {
+        return Ok(Holding::Unreadable {
+            reason: format!("{}: {}", bad.path, bad.reason),
+        });
     }
+    let ended = |m: &Manifest| m.conversation.end_time.is_some();
+    Ok(match found.latest_where(ended) {
+        Some(m) => Holding::of(Some(m.clone())),
+        None => match found.latest() {
+            Some(open) => Holding::Incomplete {
+                generation: open.generation.clone(),
+            },
+            None => Holding::Missing,
+        },
+    })
 }

@@ -39,7 +39,7 @@ use crate::models::{
     AnalyticsConversation, AnalyticsQueryResponse, AsyncQueryResponse, AsyncQueryStatus,
     AsyncResultsResponse, DataAvailability,
 };
-use crate::transcript::parse;
+use crate::response::parse;
 
 /// The synchronous details query.
 pub const QUERY_PATH: &str = "/api/v2/analytics/conversations/details/query";

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tvault_core::transcript::{DraftMessage, Sender, parse_time};
 
 use crate::models::ChatMessage;
+use crate::response::direction_of;
 
 /// Whether a recording's `media` names a legacy chat.
 pub fn is_chat(media: Option<&str>) -> bool {
@@ -40,10 +41,7 @@ pub fn chat_message(m: &ChatMessage) -> Option<DraftMessage> {
     Some(DraftMessage {
         id: m.id.clone().or_else(|| m.message.clone()),
         timestamp: utc(m.utc.as_ref()),
-        direction: m
-            .participant_purpose
-            .as_deref()
-            .map(crate::transcript::direction_of),
+        direction: m.participant_purpose.as_deref().map(direction_of),
         purpose: m.participant_purpose.clone(),
         sender: Sender {
             participant_id: None,

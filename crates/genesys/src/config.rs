@@ -1,4 +1,4 @@
-//! Where Genesys Cloud is and who we are there: the region table, the
+//! Where Genesys Cloud is and who we are there: the region or base URL, the
 //! credentials, and the builder that validates them.
 //!
 //! `GENESYSCLOUD_REGION` takes an AWS region name (`eu-west-1`), a Genesys
@@ -10,7 +10,7 @@
 
 use reqwest::Url;
 
-use crate::hosts;
+use crate::hosts::{self, REGIONS};
 use crate::tuning::Tuning;
 
 /// Environment variable holding the OAuth client id.
@@ -25,29 +25,6 @@ pub const ENV_ALLOWANCE: &str = "TVAULT_GENESYS_REQUESTS_PER_MINUTE";
 /// The largest allowance accepted: far above any Genesys limit, so a larger
 /// figure is a typo.
 pub const MAX_ALLOWANCE: u32 = 100_000;
-
-/// Genesys Cloud regions: AWS region name and the domain of its hosts
-/// (`api.{domain}`, `login.{domain}`, `api-downloads.{domain}`).
-pub const REGIONS: [(&str, &str); 18] = [
-    ("us-east-1", "mypurecloud.com"),
-    ("us-east-2", "use2.us-gov-pure.cloud"),
-    ("us-west-2", "usw2.pure.cloud"),
-    ("ca-central-1", "cac1.pure.cloud"),
-    ("sa-east-1", "sae1.pure.cloud"),
-    ("mx-central-1", "mxc1.pure.cloud"),
-    ("eu-west-1", "mypurecloud.ie"),
-    ("eu-west-2", "euw2.pure.cloud"),
-    ("eu-central-1", "mypurecloud.de"),
-    ("eu-central-2", "euc2.pure.cloud"),
-    ("eusc-de-east-1", "edee1.eusc-pure.cloud"),
-    ("me-central-1", "mec1.pure.cloud"),
-    ("ap-south-1", "aps1.pure.cloud"),
-    ("ap-southeast-1", "apse1.pure.cloud"),
-    ("ap-southeast-2", "mypurecloud.com.au"),
-    ("ap-northeast-1", "mypurecloud.jp"),
-    ("ap-northeast-2", "apne2.pure.cloud"),
-    ("ap-northeast-3", "apne3.pure.cloud"),
-];
 
 /// Secrets are the core's redacting type: `Debug` and `Display` never show them.
 pub use tvault_core::secret::Secret;

@@ -34,7 +34,7 @@ use crate::client::{Auth, Call, Client, Failure, causes};
 use crate::config::Endpoints;
 use crate::hosts;
 use crate::models::UrlResponse;
-use crate::transcript::parse;
+use crate::response::parse;
 
 /// The download id of a Genesys-hosted attachment URL, if it is one: the
 /// segment after `/api/v2/downloads/` on `api.{domain}` or

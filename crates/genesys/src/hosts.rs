@@ -1,5 +1,6 @@
-//! Where requests may go: which hosts are Genesys's, and which attachment
-//! URLs (and the redirects they lead to) may be fetched at all.
+//! Where requests may go: which hosts are Genesys's (the region table), and
+//! which attachment URLs (and the redirects they lead to) may be fetched at
+//! all.
 //!
 //! An attachment URL comes from a transcript, which is upstream input. A
 //! crafted one must not reach the machine the archive runs on: in a Lambda,
@@ -25,7 +26,28 @@ use std::net::IpAddr;
 use reqwest::Url;
 use reqwest::redirect::Policy;
 
-use crate::config::REGIONS;
+/// Genesys Cloud regions: AWS region name and the domain of its hosts
+/// (`api.{domain}`, `login.{domain}`, `api-downloads.{domain}`).
+pub const REGIONS: [(&str, &str); 18] = [
+    ("us-east-1", "mypurecloud.com"),
+    ("us-east-2", "use2.us-gov-pure.cloud"),
+    ("us-west-2", "usw2.pure.cloud"),
+    ("ca-central-1", "cac1.pure.cloud"),
+    ("sa-east-1", "sae1.pure.cloud"),
+    ("mx-central-1", "mxc1.pure.cloud"),
+    ("eu-west-1", "mypurecloud.ie"),
+    ("eu-west-2", "euw2.pure.cloud"),
+    ("eu-central-1", "mypurecloud.de"),
+    ("eu-central-2", "euc2.pure.cloud"),
+    ("eusc-de-east-1", "edee1.eusc-pure.cloud"),
+    ("me-central-1", "mec1.pure.cloud"),
+    ("ap-south-1", "aps1.pure.cloud"),
+    ("ap-southeast-1", "apse1.pure.cloud"),
+    ("ap-southeast-2", "mypurecloud.com.au"),
+    ("ap-northeast-1", "mypurecloud.jp"),
+    ("ap-northeast-2", "apne2.pure.cloud"),
+    ("ap-northeast-3", "apne3.pure.cloud"),
+];
 
 /// Redirects followed per request. Genesys's signed URLs redirect once at
 /// most (to a CDN); a longer chain is a loop or a trap.

@@ -9,16 +9,17 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`config`] | region table, credentials, `from_env`, the validating builder |
-//! | [`hosts`] | where requests may go: Genesys's hosts, local addresses, redirects |
+//! | [`config`] | region or base URL, credentials, `from_env`, the validating builder |
+//! | [`hosts`] | where requests may go: the region table of Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
 //! | [`pacer`] | staying below the per-token request allowance |
 //! | [`client`] | HTTP: auth, pacing, retries, error classification |
 //! | [`models`] | serde models of the Genesys responses (all fields optional) |
-//! | [`transcript`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
+//! | [`recordings`] | recordings API → [`Draft`](tvault_core::transcript::Draft) |
 //! | [`chat`] | legacy chat recordings (`transcript[]` of `ChatMessage`) → draft messages |
 //! | [`messages`] | messages API: fallback transcript, attachment resolution |
+//! | [`response`] | reading any Genesys response: JSON bodies, times, ids, values quoted in errors |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
 //! | [`analytics`] | the conversation-details listing `tvault reconcile` compares against |
 //!
@@ -43,7 +44,8 @@ pub mod hosts;
 pub mod messages;
 pub mod models;
 pub mod pacer;
-pub mod transcript;
+pub mod recordings;
+pub mod response;
 pub mod tuning;
 
 use std::sync::Arc;
@@ -128,14 +130,14 @@ impl GenesysSource {
 #[async_trait]
 impl ConversationSource for GenesysSource {
     /// `GET /api/v2/conversations/{id}/recordings?formatId=NONE`, falling back
-    /// to the messages API (see [`transcript::fetch`]).
+    /// to the messages API (see [`recordings::fetch`]).
     async fn fetch_transcript(
         &self,
         conversation: &ConversationId,
         deadline: Deadline,
     ) -> Result<Fetched, SourceError> {
         let span = tracing::info_span!("genesys_transcript", conversation_id = %conversation);
-        transcript::fetch(&self.client, conversation, deadline)
+        recordings::fetch(&self.client, conversation, deadline)
             .instrument(span)
             .await
     }

@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::models::{
     ContentAttachment, MessageConversation, MessageData, MessageList, MessageParticipant,
 };
-use crate::transcript::{attachment_id, doc, parse, shorten, time};
+use crate::response::{attachment_id, doc, parse, shorten, time};
 
 /// The most ids the bulk endpoint takes at once.
 pub const BULK_MAX: usize = 1000;

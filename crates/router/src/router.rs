@@ -8,7 +8,7 @@ use tokio::sync::RwLock;
 use tracing::{Instrument, error, info, info_span, warn};
 use tvault_aws::secret::SecretSource;
 use tvault_core::ports::Deadline;
-use tvault_core::retry::RequeuePolicy;
+use tvault_core::requeue::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;

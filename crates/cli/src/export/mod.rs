@@ -24,58 +24,8 @@ use tvault_core::ports::Vault;
 use tvault_core::read::{self, ReadError};
 use tvault_core::transcript::{Transcript, fmt_time};
 
-use crate::cli::ExportArgs;
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExportArgs};
 use html::{Exported, ExportedFile, FileKind, INLINE_IMAGE_MAX, INLINE_TOTAL_MAX, InlineImage};
-
-/// `tvault export --help`.
-pub const ABOUT: &str = "\
-Export one conversation from the vault to a folder: a page to read in any
-browser, the stored JSON, and the attachments, each re-checked against the
-manifest on the way out.
-
-Reads the latest generation (by its manifest's archivedAt) unless --generation
-is given, and writes DIR/CONVERSATION_ID/:
-  index.html        the conversation for a person: every message in time order
-                    with its time, sender and text; images (PNG, JPEG, GIF,
-                    WebP up to 8 MiB) shown inline, other attachments linked;
-                    attachments the archive could not fetch shown as \"not in
-                    vault\" with the reason; and an integrity table of every
-                    file with its SHA-256 and size
-  manifest.json     the manifest as stored in the vault, byte for byte
-  transcript.json   the transcript as stored (transcript-vault/transcript/v1)
-  attachments/ID/NAME   each attachment, named as in the vault
-
-Can I trust it? The transcript and every attachment were hashed (SHA-256)
-and sized as they were read, and compared with the manifest; the export
-happens only if all of them match. If one does not (the vault was altered, or
-a read went wrong), or an object cannot be read, nothing is exported: the
-command names the conversation, the object and the difference, and exits 1.
-index.html states the time of that check and lists every file's SHA-256 and
-size, manifest.json's too, so anyone can repeat the check later with any
-SHA-256 tool, and compare manifest.json with the vault's copy
-(see docs/vault-format.md).
-
-Is the page safe to open? It runs no script and loads nothing from outside the
-folder: a Content-Security-Policy forbids both, and every text from the
-transcript is escaped. SVG attachments are linked, never displayed. Links to
-attachments a browser would open as a page or could sniff as one (HTML, SVG,
-XML, anything but images, PDF, text, audio and video) carry `download`: the
-browser saves them instead of opening them in place.
-
-What it needs: read access to the vault only. No Genesys, no AWS: it works
-while they are down. The raw payloads under source/ are not exported
-(`tvault verify` checks them).
-
-It never overwrites: if DIR/CONVERSATION_ID exists it refuses (exit 2).
-
-A manifest that cannot be read is named on stderr and skipped: the latest
-readable generation is exported (exit 0). --generation GEN reads that
-generation's manifest alone.
-
-Output: one line on stdout:
-  exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
-where N and M count the transcript and the attachments, the files checked.";
 
 /// Why an export stopped; nothing was exported.
 struct Refused(String);
@@ -285,22 +235,21 @@ fn attachment_rel_path(conv: &ConversationId, entry: &ObjectEntry) -> Result<Str
             entry.path
         ))
     };
-    let tail = entry
-        .path
-        .strip_prefix(&keys::conversation_prefix(conv))
-        .ok_or_else(bad)?;
-    let parts: Vec<&str> = tail.split('/').collect();
-    let ["attachments", id, name] = parts[..] else {
-        return Err(bad());
-    };
+    let (of, id, name) = keys::parse_attachment(&entry.path).ok_or_else(bad)?;
     let id_matches = entry
         .attachment_id
         .as_ref()
         .is_none_or(|a| a.as_str() == id);
-    if check_id(id).is_err() || !id_matches || name.is_empty() || safe_file_name(name) != name {
+    if of != conv.as_str()
+        || check_id(id).is_err()
+        || !id_matches
+        || name.is_empty()
+        || safe_file_name(name) != name
+    {
         return Err(bad());
     }
-    Ok(tail.to_string())
+    let tail = entry.path.strip_prefix(&keys::conversation_prefix(conv));
+    tail.map(str::to_string).ok_or_else(bad)
 }
 
 /// Stream `entry` to `dest`, hashing on the way, and check it against the
@@ -328,13 +277,7 @@ async fn copy_checked(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Refused(format!("{}: read failed: {e}", entry.path)))?;
         hasher.update(&chunk);
-        if hasher.size() > entry.size {
-            // Stop at once: a grown object could be any size.
-            return Err(Refused(format!(
-                "{}: size more than {} bytes, manifest says {}",
-                entry.path, entry.size, entry.size
-            )));
-        }
+        read::check_size_so_far(entry, hasher.size())?;
         if let Some(k) = kept.as_mut() {
             k.extend_from_slice(&chunk);
         }
@@ -346,25 +289,8 @@ async fn copy_checked(
         .await
         .map_err(|e| Refused(format!("writing {}: {e}", dest.display())))?;
     let (sha, size) = hasher.finish();
-    check(entry, &sha, size)?;
+    read::check(entry, &sha, size)?;
     Ok(kept)
-}
-
-/// The same wording as `tvault show` and `verify` (tvault_core::read).
-fn check(entry: &ObjectEntry, sha: &str, size: u64) -> Result<(), Refused> {
-    if size != entry.size {
-        return Err(Refused(format!(
-            "{}: size {size} bytes, manifest says {}",
-            entry.path, entry.size
-        )));
-    }
-    if sha != entry.sha256 {
-        return Err(Refused(format!(
-            "{}: sha256 {sha}, manifest says {}",
-            entry.path, entry.sha256
-        )));
-    }
-    Ok(())
 }
 
 async fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Refused> {

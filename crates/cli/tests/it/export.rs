@@ -273,6 +273,16 @@ async fn a_tampered_attachment_exports_nothing_and_names_the_object() {
     );
     assert!(files_under(&a.out).is_empty(), "{:?}", files_under(&a.out));
 
+    // Grown: refused as soon as more bytes than the manifest's arrive.
+    std::fs::write(&on_disk, [&a.invoice[..], b"more"].concat()).unwrap();
+    let o = export(&a);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let n = a.invoice.len();
+    let want = format!("{object}: size more than {n} bytes, manifest says {n}");
+    assert!(err.contains(&want), "{err}");
+    assert!(files_under(&a.out).is_empty(), "{:?}", files_under(&a.out));
+
     // Put right again, the same command exports.
     std::fs::write(&on_disk, &a.invoice).unwrap();
     let o = export(&a);

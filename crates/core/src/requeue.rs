@@ -1,4 +1,4 @@
-//! The pure retry policy for queued records: how long a failed record stays
+//! The pure requeue policy for queued records: how long a failed record stays
 //! hidden before the queue offers it again.
 //!
 //! SQS counts receives (`ApproximateReceiveCount`) and moves a message to the

@@ -14,19 +14,16 @@
 //! participant without one, is `NotReady`. `user.end` fires for every agent
 //! session, transfers included, while the conversation goes on.
 
-use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use serde::de::DeserializeOwned;
 use tvault_core::ConversationId;
-use tvault_core::id::AttachmentId;
-use tvault_core::ports::{Deadline, Fetched, SourceDoc, SourceError};
-use tvault_core::transcript::{AttachmentRef, Draft, DraftMessage, Sender, parse_time};
+use tvault_core::ports::{Deadline, Fetched, SourceError};
+use tvault_core::transcript::{AttachmentRef, Draft, DraftMessage, Sender};
 
 use crate::chat::{chat_message, is_chat};
 use crate::client::Client;
 use crate::messages;
 use crate::models::{Recording, RecordingMessage};
+use crate::response::{attachment_id, direction_of, doc, parse, shorten, time};
 
 /// Fetch and map the transcript of `conv`.
 ///
@@ -97,46 +94,6 @@ fn is_messaging(media: Option<&str>) -> bool {
     media.is_some_and(|m| m.eq_ignore_ascii_case("messaging") || m.eq_ignore_ascii_case("message"))
 }
 
-/// Parse a JSON body, naming the call on failure.
-pub(crate) fn parse<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, SourceError> {
-    serde_json::from_slice(body).map_err(|e| SourceError::BadResponse {
-        reason: format!("{what}: unexpected JSON: {e}"),
-    })
-}
-
-pub(crate) fn doc(name: &str, bytes: Bytes) -> SourceDoc {
-    SourceDoc {
-        name: name.to_string(),
-        bytes,
-    }
-}
-
-/// An optional time; a time Genesys wrote in a form we cannot read is dropped
-/// with a warning rather than failing the archive (the raw response is kept).
-pub(crate) fn time(field: &str, s: Option<&str>) -> Option<DateTime<Utc>> {
-    let s = s?;
-    match parse_time(s) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            tracing::warn!(field, value = s, error = %e, "unreadable time in a Genesys response");
-            None
-        }
-    }
-}
-
-pub(crate) fn attachment_id(
-    id: Option<&str>,
-    message: Option<&str>,
-) -> Result<AttachmentId, SourceError> {
-    let id = id.unwrap_or_default();
-    AttachmentId::new(id).map_err(|e| SourceError::BadResponse {
-        reason: format!(
-            "attachment of message {} has an unusable id {id:?}: {e}",
-            message.unwrap_or("(no id)")
-        ),
-    })
-}
-
 /// Map the messaging and chat recordings of a conversation into a draft.
 ///
 /// Not ready when any of them has no readable `endTime`: the conversation
@@ -201,24 +158,6 @@ pub fn from_recordings(
         }
     }
     Ok(draft)
-}
-
-/// At most 64 characters of a value from Genesys, for an error message
-/// (where it is shown with `{:?}`, so control characters come out escaped).
-pub(crate) fn shorten(s: &str) -> String {
-    s.chars().take(64).collect()
-}
-
-/// The recording carries no direction. Genesys directions are the
-/// organisation's point of view: the customer's messages are inbound,
-/// everyone else's (agent, bot, system) outbound.
-pub(crate) fn direction_of(purpose: &str) -> String {
-    if purpose.eq_ignore_ascii_case("customer") {
-        "inbound"
-    } else {
-        "outbound"
-    }
-    .to_string()
 }
 
 fn recording_message(m: &RecordingMessage) -> Result<DraftMessage, SourceError> {
@@ -355,13 +294,5 @@ mod tests {
             err.contains("not a time") && !err.contains('\u{1b}'),
             "{err}"
         );
-    }
-
-    #[test]
-    fn attachment_with_an_unsafe_id_is_a_bad_response() {
-        assert!(matches!(
-            attachment_id(Some("../x"), Some("m1")),
-            Err(SourceError::BadResponse { .. })
-        ));
     }
 }
