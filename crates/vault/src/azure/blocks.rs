@@ -10,8 +10,6 @@
 //! Blocks staged but never committed (a broken stream, a failed expectation)
 //! are invisible to readers and garbage-collected by Azure after 7 days.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::{Bytes, BytesMut};
@@ -26,37 +24,10 @@ use tvault_core::hash::StreamHasher;
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
 
 use super::AzureWriter;
-use super::retry::with_deadline;
-use crate::store::check_expect;
+use crate::writer::{Landed, Streamed, backend_error as backend, check_expect, with_deadline};
 
 /// Azure allows at most 50,000 blocks per blob.
 const MAX_BLOCKS: usize = 50_000;
-
-/// How a create-only write ended at the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Landed {
-    /// 201: the blob is ours.
-    Created,
-    /// 409/412, or the name was taken before we began: settle by hash.
-    Exists,
-}
-
-/// What a streamed write saw and where it ended.
-#[derive(Debug)]
-pub(crate) struct Streamed {
-    pub sha256: String,
-    pub size: u64,
-    pub landed: Landed,
-}
-
-fn backend(op: &'static str, path: &str, message: String, transient: bool) -> VaultError {
-    VaultError::Backend {
-        op,
-        path: path.to_string(),
-        message,
-        transient,
-    }
-}
 
 /// A transport error or a give-up of the retry layer: always worth a later retry.
 fn http_error(op: &'static str, path: &str, e: HttpError) -> VaultError {
@@ -194,7 +165,7 @@ impl AzureWriter {
             ("content-md5", header(&B64.encode(md5))?),
             ("content-type", header(content_type)?),
             ("x-ms-blob-content-type", header(content_type)?),
-            // The metadata key is `store::SHA256_METADATA`, as on every backend.
+            // The metadata key is `writer::SHA256_METADATA`, as on every backend.
             ("x-ms-meta-sha256", header(sha256)?),
         ];
         let url = self.settings.blob_url(path);
@@ -261,7 +232,7 @@ impl AzureWriter {
     /// `expect`, then commit create-only. Memory stays near
     /// `block_size * (blocks_in_flight + 1)`.
     pub(crate) async fn put_stream(
-        self: &Arc<Self>,
+        &self,
         path: &str,
         mut body: ByteStream,
         content_type: &str,

@@ -20,19 +20,22 @@
 //! let settings = AzureConfig::new("az://vault")
 //!     .with_connection_string("UseDevelopmentStorage=true")
 //!     .build()?;
-//! let vault = tvault_vault::azure::open(settings)?;
+//! let vault = tvault_vault::location::open_azure_settings(settings)?;
 //! # Ok(()) }
 //! ```
 //!
 //! [`AzureAuthorizer`]: object_store::azure::AzureAuthorizer
 
+use std::any::Any;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use http::Method;
+use object_store::ObjectStore;
 use object_store::azure::{AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::client::{HttpClient, HttpConnector};
-use tvault_core::ports::VaultError;
+use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
 
 pub(crate) mod blocks;
 pub mod config;
@@ -46,19 +49,15 @@ pub use config::{AzureConfig, AzureSettings, ConfigError, Credential};
 pub use retry::{RetryPolicy, StatsSnapshot};
 pub use secret::Secret;
 
-use crate::store::ObjectVault;
+use crate::writer::{CreateOnlyWriter, Landed, PART_SIZE, PARTS_IN_FLIGHT, Streamed};
 use retry::{RetryingConnector, Shared};
 
-/// Size of one staged block. 4 MiB keeps memory small (two in flight plus
-/// one filling: about 12 MiB) and allows blobs up to 50,000 × 4 MiB ≈ 195 GiB.
-pub const BLOCK_SIZE: usize = 4 * 1024 * 1024;
-/// Blocks uploaded at once per streamed object.
-pub const BLOCKS_IN_FLIGHT: usize = 2;
-
 /// The write side of an Azure vault: settings, the signing credentials and
-/// the retrying HTTP client shared with object_store's reads.
+/// the retrying HTTP client shared with object_store's reads. Cheap to clone
+/// (each staged block's task holds one).
+#[derive(Clone)]
 pub struct AzureWriter {
-    pub(crate) settings: AzureSettings,
+    pub(crate) settings: Arc<AzureSettings>,
     pub(crate) store: Arc<MicrosoftAzure>,
     pub(crate) http: HttpClient,
     shared: Arc<Shared>,
@@ -87,9 +86,9 @@ pub enum OpenError {
     Client(String),
 }
 
-/// Open the vault described by `settings`.
-pub fn open(settings: AzureSettings) -> Result<ObjectVault, OpenError> {
-    open_with_blocks(settings, BLOCK_SIZE, BLOCKS_IN_FLIGHT)
+/// The writer for the vault described by `settings`.
+pub fn open(settings: AzureSettings) -> Result<AzureWriter, OpenError> {
+    open_with_blocks(settings, PART_SIZE, PARTS_IN_FLIGHT)
 }
 
 /// [`open`] with another block size (tests use small blocks to exercise staging).
@@ -97,7 +96,7 @@ pub fn open_with_blocks(
     settings: AzureSettings,
     block_size: usize,
     blocks_in_flight: usize,
-) -> Result<ObjectVault, OpenError> {
+) -> Result<AzureWriter, OpenError> {
     let shared = Shared::new(settings.retry.clone());
     let connector = RetryingConnector::new(shared.clone());
     let options = settings.retry.client_options(settings.is_plain_http());
@@ -123,19 +122,52 @@ pub fn open_with_blocks(
     let http = connector
         .connect(&options)
         .map_err(|e| OpenError::Client(e.to_string()))?;
-    let store = Arc::new(store);
-    let writer = AzureWriter {
-        settings,
-        store: store.clone(),
+    Ok(AzureWriter {
+        settings: Arc::new(settings),
+        store: Arc::new(store),
         http,
         shared,
         block_size: block_size.max(1),
         blocks_in_flight: blocks_in_flight.max(1),
-    };
-    Ok(ObjectVault::with_azure(store, Arc::new(writer)))
+    })
+}
+
+#[async_trait]
+impl CreateOnlyWriter for AzureWriter {
+    async fn create(
+        &self,
+        path: &str,
+        bytes: Bytes,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<Landed, VaultError> {
+        self.put_blob(path, bytes, content_type, sha256, None).await
+    }
+
+    async fn create_stream(
+        &self,
+        path: &str,
+        body: ByteStream,
+        content_type: &str,
+        expect: &Expect,
+        deadline: Deadline,
+    ) -> Result<Streamed, VaultError> {
+        self.put_stream(path, body, content_type, expect, deadline)
+            .await
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl AzureWriter {
+    /// The store the vault reads through: object_store's client over the
+    /// same retrying HTTP stack. Crate-only: its puts are not create-only.
+    pub(crate) fn reader(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
     /// Retry and throttling counters since the vault was opened.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.snapshot()

@@ -18,7 +18,6 @@
 //! block id), and `Put Blob` / `Put Block List` with `If-None-Match: *`,
 //! whose repeat after a lost response answers 409 and is settled by hash.
 
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +33,9 @@ use object_store::{ClientOptions, RetryConfig};
 use tvault_core::ports::Deadline;
 
 use super::limiter::{ConcurrencyLimits, Limiter};
+use crate::writer::current_deadline;
+/// The record's deadline for every request in scope; kept under this path for callers.
+pub use crate::writer::with_deadline;
 
 /// Retry, timeout and concurrency settings. Every number is a default with its reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,19 +140,6 @@ fn jitter() -> f64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-tokio::task_local! {
-    static DEADLINE: Deadline;
-}
-
-/// Run `fut` with `deadline` visible to every request it makes.
-pub async fn with_deadline<F: Future>(deadline: Deadline, fut: F) -> F::Output {
-    DEADLINE.scope(deadline, fut).await
-}
-
-fn current_deadline() -> Deadline {
-    DEADLINE.try_with(|d| *d).unwrap_or(Deadline::NONE)
 }
 
 /// Why the wrapper stopped retrying early; always transient for the caller.
@@ -527,12 +516,5 @@ mod tests {
                 "attempt {attempt}: {b:?} vs {full:?}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn deadline_is_visible_inside_the_scope_only() {
-        let d = Deadline::at(Instant::now() + Duration::from_secs(5));
-        assert_eq!(with_deadline(d, async { current_deadline() }).await, d);
-        assert_eq!(current_deadline(), Deadline::NONE);
     }
 }
