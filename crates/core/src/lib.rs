@@ -14,6 +14,7 @@
 //! | [`hash`] | SHA-256 helpers |
 //! | [`ports`] | the [`ports::Vault`] and [`ports::ConversationSource`] traits, deadlines, the clock |
 //! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
+//! | [`backoff`] | the retry vocabulary: jittered backoff, `Retry-After`, whether a wait fits the deadline |
 //! | [`outcome`] | how a record ends: outcomes, errors and their classification |
 //! | [`days`] | inclusive ranges of UTC days (`--from`/`--to`) |
 //! | [`reconcile`] | expected conversations against the vault, per day |
@@ -30,6 +31,7 @@
 //! ```
 
 pub mod archive;
+pub mod backoff;
 pub mod days;
 pub mod event;
 pub mod hash;
