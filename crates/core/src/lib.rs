@@ -21,6 +21,7 @@
 //! | [`read`] | reading generations back, checked against their manifests |
 //! | [`retry`] | how long a failed queued record stays hidden ([`retry::RequeuePolicy`]) |
 //! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
+//! | [`text`] | percent-encoding for URLs, an error with its causes for messages |
 //!
 //! ```
 //! use tvault_core::event::{classify, Classified};
@@ -44,6 +45,7 @@ pub mod read;
 pub mod reconcile;
 pub mod retry;
 pub mod secret;
+pub mod text;
 pub mod transcript;
 
 pub use archive::Archiver;

@@ -18,6 +18,7 @@ use tracing::{debug, warn};
 use tvault_core::backoff::{self, Backoff, RetryAfterForms};
 use tvault_core::manifest::strip_query;
 use tvault_core::ports::{Deadline, SourceError};
+use tvault_core::text::error_chain;
 
 use crate::auth::{AccessToken, Issued, TokenCache, parse_token_response};
 use crate::config::{Config, ConfigError, Endpoints, Secret};
@@ -280,7 +281,7 @@ impl Client {
                 Err(e) => {
                     // `without_url`: a signed URL's query string is a credential.
                     let redirect = e.is_redirect();
-                    let reason = format!("{}: {}", shown_url, causes(e.without_url()));
+                    let reason = format!("{}: {}", shown_url, error_chain(&e.without_url()));
                     if redirect {
                         // Refused by the redirect policy: trying again changes nothing.
                         warn!(what = call.what, error = %reason, "Genesys request not followed");
@@ -402,19 +403,6 @@ fn backoff(t: &Tuning, attempt: u32) -> Duration {
 fn requested_wait(h: &HeaderMap) -> Option<Duration> {
     let value = header_str(h, RETRY_AFTER.as_str())?;
     backoff::retry_after(value, chrono::Utc::now(), RetryAfterForms::WholeSeconds)
-}
-
-/// An error's text followed by its causes' (reqwest's own text is generic:
-/// "error following redirect"; the cause says which rule refused it).
-pub(crate) fn causes(e: impl std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
-        cause = c.source();
-    }
-    msg
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

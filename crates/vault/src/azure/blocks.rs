@@ -22,6 +22,7 @@ use object_store::path::Path;
 use tokio::task::JoinSet;
 use tvault_core::hash::StreamHasher;
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
+use tvault_core::text::percent_encode;
 
 use super::AzureWriter;
 use crate::writer::{Landed, Streamed, backend_error as backend, check_expect, with_deadline};
@@ -181,7 +182,7 @@ impl AzureWriter {
         let url = format!(
             "{}?comp=block&blockid={}",
             self.settings.blob_url(path),
-            urlencode(block_id)
+            percent_encode(block_id)
         );
         let headers = vec![("content-md5", header(&B64.encode(md5))?)];
         let resp = self
@@ -413,16 +414,4 @@ fn block_nonce() -> u64 {
         h.write_u128(t.as_nanos());
     }
     h.finish()
-}
-
-pub(crate) fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

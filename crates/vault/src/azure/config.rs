@@ -19,6 +19,7 @@ use std::str::FromStr;
 
 use object_store::ClientConfigKey;
 use object_store::azure::AzureConfigKey;
+use tvault_core::text::percent_encode;
 use url::{Host, Url};
 
 use super::connection_string::ConnectionString;
@@ -122,23 +123,10 @@ impl AzureSettings {
         let mut url = format!("{}/{}", self.endpoint, self.container);
         for segment in path.split('/') {
             url.push('/');
-            url.push_str(&encode_segment(segment));
+            url.push_str(&percent_encode(segment));
         }
         url
     }
-}
-
-/// Percent-encode one path segment, keeping RFC 3986 unreserved characters.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Builder for [`AzureSettings`]: [`AzureConfig::new`] from parts (tests),

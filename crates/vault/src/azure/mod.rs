@@ -36,6 +36,7 @@ use object_store::ObjectStore;
 use object_store::azure::{AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::client::{HttpClient, HttpConnector};
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
+use tvault_core::text::percent_encode;
 
 pub(crate) mod blocks;
 pub mod config;
@@ -228,11 +229,11 @@ impl AzureWriter {
                 "{}/{}?restype=container&comp=list&maxresults=5000&prefix={}",
                 self.settings.endpoint,
                 self.settings.container,
-                blocks::urlencode(prefix)
+                percent_encode(prefix)
             );
             if !marker.is_empty() {
                 url.push_str("&marker=");
-                url.push_str(&blocks::urlencode(&marker));
+                url.push_str(&percent_encode(&marker));
             }
             let resp = self
                 .send("list", prefix, Method::GET, &url, Vec::new(), Bytes::new())
