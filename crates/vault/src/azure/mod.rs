@@ -4,9 +4,11 @@
 //! |---|---|
 //! | [`config`] | vault URL + credentials → validated [`AzureSettings`] |
 //! | `connection_string` | parsing `AZURE_STORAGE_CONNECTION_STRING` |
-//! | [`secret`] | [`Secret`], the redacting newtype for keys, SAS tokens, connection strings |
+//! | `credential` | [`Credential`], Azurite's development account, the connection-string variable |
+//! | `config_error` | [`ConfigError`] and [`config::redact_url`], the one way a message quotes a URL |
 //! | [`retry`] | the retrying, rate-adapting HTTP layer under every request; the [`RetryPolicy`] defaults |
 //! | [`limiter`] | adaptive (AIMD) concurrency toward the account |
+//! | `client` | [`AzureWriter`]: signed raw REST calls, failed answers → errors, `Create Container`, `List Blobs` with MD5 |
 //! | `blocks` | the create-only write path: `Put Blob`, `Put Block`, `Put Block List` |
 //!
 //! Reads, lists and heads go through object_store's `MicrosoftAzure`; writes
@@ -31,52 +33,25 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::Method;
-use object_store::ObjectStore;
-use object_store::azure::{AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
-use object_store::client::{HttpClient, HttpConnector};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::HttpConnector;
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
-use tvault_core::text::percent_encode;
 
 pub(crate) mod blocks;
+mod client;
 pub mod config;
+mod config_error;
 mod connection_string;
+mod credential;
 pub mod limiter;
 pub mod retry;
-pub mod secret;
 
+pub use client::{AzureWriter, ListedBlob};
 pub use config::{AzureConfig, AzureSettings, ConfigError, Credential};
-
 pub use retry::{RetryPolicy, StatsSnapshot};
-pub use secret::Secret;
 
 use crate::writer::{CreateOnlyWriter, Landed, PART_SIZE, PARTS_IN_FLIGHT, Streamed};
 use retry::{RetryingConnector, Shared};
-
-/// The write side of an Azure vault: settings, the signing credentials and
-/// the retrying HTTP client shared with object_store's reads. Cheap to clone
-/// (each staged block's task holds one).
-#[derive(Clone)]
-pub struct AzureWriter {
-    pub(crate) settings: Arc<AzureSettings>,
-    pub(crate) store: Arc<MicrosoftAzure>,
-    pub(crate) http: HttpClient,
-    shared: Arc<Shared>,
-    pub(crate) block_size: usize,
-    pub(crate) blocks_in_flight: usize,
-}
-
-// Not derived: object_store's `MicrosoftAzure` prints its credential in `Debug`.
-impl std::fmt::Debug for AzureWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzureWriter")
-            .field("account", &self.settings.account)
-            .field("container", &self.settings.container)
-            .field("endpoint", &self.settings.endpoint)
-            .field("block_size", &self.block_size)
-            .finish_non_exhaustive()
-    }
-}
 
 /// An Azure backend that could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -160,135 +135,4 @@ impl CreateOnlyWriter for AzureWriter {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-impl AzureWriter {
-    /// The store the vault reads through: object_store's client over the
-    /// same retrying HTTP stack. Crate-only: its puts are not create-only.
-    pub(crate) fn reader(&self) -> Arc<dyn ObjectStore> {
-        self.store.clone()
-    }
-
-    /// Retry and throttling counters since the vault was opened.
-    pub fn stats(&self) -> StatsSnapshot {
-        self.shared.snapshot()
-    }
-
-    /// The settings this vault runs with.
-    pub fn settings(&self) -> &AzureSettings {
-        &self.settings
-    }
-
-    /// `Create Container` (`PUT ?restype=container`); an existing container is fine.
-    /// For tests and first-time setup: in production the infrastructure
-    /// template creates the container, and the writer needs no right to.
-    pub async fn create_container(&self) -> Result<(), VaultError> {
-        let url = format!(
-            "{}/{}?restype=container",
-            self.settings.endpoint, self.settings.container
-        );
-        let c = self.settings.container.clone();
-        let resp = self
-            .send(
-                "create container",
-                &c,
-                Method::PUT,
-                &url,
-                Vec::new(),
-                Bytes::new(),
-            )
-            .await?;
-        let status = resp.status();
-        if status.is_success() || status == http::StatusCode::CONFLICT {
-            Ok(())
-        } else {
-            Err(blocks::status_error("create container", &c, &c, resp).await)
-        }
-    }
-}
-
-/// One blob as `List Blobs` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedBlob {
-    pub name: String,
-    pub size: u64,
-    /// The Content-MD5 property (base64), which Azure verified on upload.
-    pub content_md5: Option<String>,
-}
-
-impl AzureWriter {
-    /// `List Blobs` with each blob's Content-MD5, which object_store's list
-    /// does not return: with the MD5 that Azure verified when the blob was
-    /// written, a listing can confirm the bytes of a whole vault without
-    /// reading them back.
-    pub async fn list_with_md5(&self, prefix: &str) -> Result<Vec<ListedBlob>, VaultError> {
-        let mut out = Vec::new();
-        let mut marker = String::new();
-        loop {
-            let mut url = format!(
-                "{}/{}?restype=container&comp=list&maxresults=5000&prefix={}",
-                self.settings.endpoint,
-                self.settings.container,
-                percent_encode(prefix)
-            );
-            if !marker.is_empty() {
-                url.push_str("&marker=");
-                url.push_str(&percent_encode(&marker));
-            }
-            let resp = self
-                .send("list", prefix, Method::GET, &url, Vec::new(), Bytes::new())
-                .await?;
-            if !resp.status().is_success() {
-                let c = &self.settings.container;
-                return Err(blocks::status_error("list", prefix, c, resp).await);
-            }
-            let body = resp
-                .into_body()
-                .bytes()
-                .await
-                .map_err(|e| VaultError::Backend {
-                    op: "list",
-                    path: prefix.to_string(),
-                    message: e.to_string(),
-                    transient: true,
-                })?;
-            let xml = String::from_utf8_lossy(&body);
-            for blob in xml.split("<Blob>").skip(1) {
-                let name = xml_field(blob, "Name")
-                    .map(xml_unescape)
-                    .unwrap_or_default();
-                let size = xml_field(blob, "Content-Length")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                let content_md5 = xml_field(blob, "Content-MD5")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                out.push(ListedBlob {
-                    name,
-                    size,
-                    content_md5,
-                });
-            }
-            match xml_field(&xml, "NextMarker") {
-                Some(m) if !m.is_empty() => marker = xml_unescape(m),
-                _ => return Ok(out),
-            }
-        }
-    }
-}
-
-fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&close)?;
-    Some(&xml[start..start + len])
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
