@@ -94,8 +94,7 @@ async fn archived_transcripts_are_read_back_by_the_python_sdk() {
     // The reader is not a rubber stamp: an object written behind the vault's
     // back (object_store's plain put: no sha256 metadata, no manifest) fails it.
     use object_store::ObjectStoreExt;
-    vault
-        .store()
+    util::raw_store(&endpoint, &container)
         .put(
             &object_store::path::Path::from(
                 "conversations/conv-py-00001/transcript.0000000000000000.json",
@@ -213,7 +212,7 @@ async fn a_missing_container_is_a_permanent_error_naming_it() {
     let settings = util::config_for(&endpoint, "no-such-container")
         .build()
         .unwrap();
-    let vault = tvault_vault::azure::open(settings).unwrap();
+    let vault = tvault_vault::location::open_azure_settings(settings).unwrap();
     let err = vault
         .put_new("x", Bytes::from_static(b"x"), "text/plain", Deadline::NONE)
         .await
