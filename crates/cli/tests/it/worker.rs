@@ -80,7 +80,21 @@ async fn drain(endpoint: &str, fake: &FakeGenesys, q: &Queues, vault: &str, cs: 
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Failed records come back after their requeue delay: start the
+        // next worker once one is visible (or the queue is empty), not on a
+        // fixed beat.
+        loop {
+            let (visible, in_flight) = q.source.depth().await.unwrap();
+            if visible > 0 || (visible, in_flight) == (0, 0) {
+                break;
+            }
+            assert!(
+                Instant::now() < end,
+                "the queue did not drain: {:?}",
+                (visible, in_flight)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
