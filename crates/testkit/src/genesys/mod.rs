@@ -10,7 +10,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`model`] | what a test registers: conversations, messages, attachments, faults |
-//! | `server` | the hyper server and its routes |
+//! | `server` | the hyper server and its answers |
+//! | `routes` | which route a request is |
 //! | `ratelimit` | the per-token one-minute window and its `inin-ratelimit-*` headers |
 //! | `analytics` | the analytics listing routes (details query, jobs, availability) |
 //! | `shapes` | the JSON bodies, in the fixtures' shapes |
@@ -53,6 +54,7 @@ mod analytics;
 pub mod model;
 mod ratelimit;
 mod refusals;
+mod routes;
 mod server;
 mod shapes;
 

@@ -12,13 +12,14 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, REFERER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::model::{Body, FakeAttachment, FakeConversation, Fault, Media, Route, generated_chunk};
 use super::ratelimit::{Window, rate_window};
 use super::refusals::{recordings_format, wait_if_held, wants_url_json};
+use super::routes::route_of;
 use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
 
 pub(crate) type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
@@ -65,85 +66,6 @@ pub(crate) async fn serve(
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
-    }
-}
-
-fn route_of(method: &Method, segs: &[&str]) -> Route {
-    match (method, segs) {
-        (&Method::POST, ["oauth", "token"]) => Route::Token,
-        (&Method::GET, ["api", "v2", "conversations", "messages", _]) => Route::Conversation,
-        (
-            &Method::POST,
-            [
-                "api",
-                "v2",
-                "conversations",
-                "messages",
-                _,
-                "messages",
-                "bulk",
-            ],
-        ) => Route::Bulk,
-        (&Method::GET, ["api", "v2", "conversations", "messages", _, "messages", _]) => {
-            Route::Message
-        }
-        (&Method::GET, ["api", "v2", "conversations", _, "recordings"]) => Route::Recordings,
-        (&Method::GET, ["api", "v2", "downloads", _]) => Route::DownloadUrl,
-        (&Method::GET, ["signed", _]) => Route::Signed,
-        (&Method::GET, ["cdn", _]) => Route::Cdn,
-        (
-            &Method::POST,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "query",
-            ],
-        ) => Route::AnalyticsQuery,
-        (&Method::POST, ["api", "v2", "analytics", "conversations", "details", "jobs"]) => {
-            Route::AnalyticsJobCreate
-        }
-        // Before the job-status arm: `availability` is not a job id.
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                "availability",
-            ],
-        ) => Route::AnalyticsAvailability,
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                _,
-            ],
-        ) => Route::AnalyticsJobStatus,
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                _,
-                "results",
-            ],
-        ) => Route::AnalyticsJobResults,
-        _ => Route::Unknown,
     }
 }
 
