@@ -94,16 +94,23 @@ async fn archived_transcripts_are_read_back_by_the_python_sdk() {
     // The reader is not a rubber stamp: an object written behind the vault's
     // back (object_store's plain put: no sha256 metadata, no manifest) fails it.
     use object_store::ObjectStoreExt;
-    vault
-        .store()
-        .put(
-            &object_store::path::Path::from(
-                "conversations/conv-py-00001/transcript.0000000000000000.json",
-            ),
-            Bytes::from_static(b"{}").into(),
-        )
-        .await
-        .unwrap();
+    // Azurite closes a connection idle for 5 s, and the reader above can take
+    // longer; the bare store has no retries of its own (the vault's sit above
+    // it), so a put on that stale pooled connection is tried once more.
+    let planted = object_store::path::Path::from(
+        "conversations/conv-py-00001/transcript.0000000000000000.json",
+    );
+    for attempt in 1.. {
+        match vault
+            .store()
+            .put(&planted, Bytes::from_static(b"{}").into())
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if attempt < 3 => println!("planting again after: {e}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
     let out = check();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
