@@ -13,7 +13,7 @@ use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Totals};
 use crate::settings::{Settings, SettingsError};
 
 /// The result of one record and what the queue should do with it.
@@ -40,7 +40,7 @@ pub struct Router {
     base: Settings,
     secret: Option<SecretSource>,
     policy: RequeuePolicy,
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for Router {
@@ -122,8 +122,16 @@ impl Router {
         self.archiver.read().await.0.clone()
     }
 
-    /// The metrics line for what happened since the last one (see
-    /// [`Metrics::emf_line`]), with the Azure retries the vault counted.
+    /// The records counted since this router started, or since the last
+    /// [`Router::emf_line`] (which starts the counters again from zero).
+    pub fn totals(&self) -> Totals {
+        self.metrics.totals()
+    }
+
+    /// The CloudWatch Embedded Metric Format line (one JSON line, namespace
+    /// `TranscriptVault`, dimension `FunctionName`) for what happened since
+    /// the last one, with the Azure retries the vault counted; the counters
+    /// start again from zero.
     pub async fn emf_line(&self, function_name: &str, timestamp_ms: i64) -> String {
         let vault = self.archiver.read().await.1.clone();
         if let Some(stats) = vault.azure_stats() {
@@ -139,7 +147,7 @@ impl Router {
 
     /// Archive one EventBridge event text. `receive_count` is SQS's
     /// `ApproximateReceiveCount` (1 when not queued).
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         message_id: &str,
         body: &str,
@@ -206,7 +214,7 @@ impl Router {
     /// records of the batch go on. Dropping the returned future aborts the
     /// task (a Lambda record cut off at its deadline, a worker shutting down),
     /// so no archive outlives the wait for it.
-    pub async fn handle_isolated(
+    pub(crate) async fn handle_isolated(
         self: &Arc<Self>,
         message_id: &str,
         body: &str,

@@ -63,6 +63,12 @@ impl Settings {
         }
     }
 
+    /// The vault named by `--vault` (which already defaults to `TVAULT_VAULT`).
+    pub fn with_vault(mut self, location: impl Into<String>) -> Self {
+        self.vault = location.into();
+        self
+    }
+
     /// Overlay the values of the settings secret.
     pub fn with_secret(mut self, values: &SecretValues) -> Self {
         if let Some(v) = values.get("AZURE_STORAGE_CONNECTION_STRING") {
