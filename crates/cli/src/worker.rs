@@ -12,10 +12,9 @@ use crate::cli::WorkerArgs;
 
 pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
     let config = tvault_aws::sdk_config().await;
-    let settings = Settings {
-        vault: vault_location.to_string(),
-        ..Settings::from_env()
-    };
+    // The router reads the settings secret itself, and keeps it to re-read
+    // after a refused credential.
+    let settings = Settings::from_env().with_vault(vault_location);
     let router = Arc::new(
         Router::load(settings, Some(&config))
             .await

@@ -9,7 +9,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`config`] | region table, credentials, `from_env`, the validating builder |
+//! | [`config`] | region table, credentials, the validating builder (the environment is `tvault_router::Settings`'s) |
 //! | [`hosts`] | where requests may go: Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
@@ -26,9 +26,15 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use tvault_core::{Archiver, ports::{ConversationSource, Deadline, SystemClock}};
-//! let source = tvault_genesys::GenesysSource::from_env()?; // None without GENESYSCLOUD_* variables
+//! use tvault_core::secret::Secret;
+//! let config = tvault_genesys::Config::builder()
+//!     .client_id("my-client-id")
+//!     .client_secret(Secret::new("my-client-secret"))
+//!     .region("eu-west-1")
+//!     .build()?;
+//! let source: Arc<dyn ConversationSource> = Arc::new(tvault_genesys::GenesysSource::new(config)?);
 //! let vault = tvault_vault::open("./vault")?;
-//! let archiver = Archiver::new(vault, source.map(|s| s as Arc<dyn ConversationSource>), Arc::new(SystemClock));
+//! let archiver = Archiver::new(vault, Some(source), Arc::new(SystemClock));
 //! archiver.archive_raw(r#"{"detail": {}}"#, Deadline::NONE).await.ok();
 //! # Ok(()) }
 //! ```
@@ -46,8 +52,6 @@ pub mod pacer;
 pub mod transcript;
 pub mod tuning;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -59,7 +63,7 @@ use tvault_core::transcript::AttachmentRef;
 use tvault_core::{AttachmentId, ConversationId};
 
 pub use analytics::{ListError, ListProgress, Listing};
-pub use config::{Config, ConfigBuilder, ConfigError, Endpoints, Secret};
+pub use config::{Config, ConfigBuilder, ConfigError, Endpoints};
 pub use tuning::Tuning;
 
 /// The Genesys Cloud conversation source. One per process: it holds the
@@ -76,16 +80,6 @@ impl GenesysSource {
         Ok(Self {
             client: client::Client::new(config)?,
         })
-    }
-
-    /// From `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
-    /// `GENESYSCLOUD_REGION`: `Ok(None)` when none is set, an error naming the
-    /// missing variable when only some are.
-    pub fn from_env() -> Result<Option<Arc<Self>>, ConfigError> {
-        match Config::from_env()? {
-            Some(c) => Ok(Some(Arc::new(Self::new(c)?))),
-            None => Ok(None),
-        }
     }
 
     /// The hosts in use.

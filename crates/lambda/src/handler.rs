@@ -16,24 +16,26 @@ use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 use tvault_aws::{Queue, SdkConfig};
 use tvault_router::record::now_ms;
-use tvault_router::{Budget, Handled, Record, Router};
+use tvault_router::{Budget, Handled, Record, Router, Settings};
 
 pub struct App {
     router: Arc<Router>,
     config: SdkConfig,
     concurrency: usize,
     function_name: String,
+    /// Where SQS is when not at AWS (emulators), for queue URLs.
+    sqs_endpoint: Option<String>,
     queues: Mutex<HashMap<String, Queue>>,
 }
 
 impl App {
-    pub fn new(router: Router, config: &SdkConfig, concurrency: usize) -> Self {
+    pub fn new(router: Router, config: &SdkConfig, settings: &Settings) -> Self {
         Self {
             router: Arc::new(router),
             config: config.clone(),
-            concurrency: concurrency.max(1),
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|_| "tvault".into()),
+            concurrency: settings.record_concurrency.max(1),
+            function_name: settings.function_name.clone(),
+            sqs_endpoint: settings.sqs_endpoint.clone(),
             queues: Mutex::new(HashMap::new()),
         }
     }
@@ -140,7 +142,7 @@ impl App {
         let (Some(arn), Some(receipt)) = (&m.event_source_arn, &m.receipt_handle) else {
             return;
         };
-        let Some(url) = queue_url(arn) else {
+        let Some(url) = queue_url(arn, self.sqs_endpoint.as_deref()) else {
             tracing::warn!(arn, "cannot derive the queue URL from the event source ARN");
             return;
         };
@@ -177,16 +179,18 @@ fn record(m: &SqsMessage) -> Record {
     }
 }
 
-/// `arn:aws:sqs:REGION:ACCOUNT:NAME` to the queue URL, honouring
-/// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` (emulators) as the SDK does.
-fn queue_url(arn: &str) -> Option<String> {
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` to the queue URL, at `endpoint` when
+/// SQS is elsewhere (`AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL`: emulators),
+/// as the SDK does.
+fn queue_url(arn: &str, endpoint: Option<&str>) -> Option<String> {
     let parts: Vec<&str> = arn.split(':').collect();
     let [_, _, "sqs", region, account, name] = parts.as_slice() else {
         return None;
     };
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SQS")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|_| format!("https://sqs.{region}.amazonaws.com"));
+    let endpoint = endpoint.map_or_else(
+        || format!("https://sqs.{region}.amazonaws.com"),
+        str::to_string,
+    );
     Some(format!(
         "{}/{account}/{name}",
         endpoint.trim_end_matches('/')
@@ -207,7 +211,14 @@ mod tests {
         let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
         let router = Router::from_parts(archiver, vault.clone());
         let config = SdkConfig::builder().build();
-        (App::new(router, &config, 4), vault)
+        let settings = Settings::from_vars([
+            (
+                "AWS_LAMBDA_FUNCTION_NAME".to_string(),
+                "tvault-unit".to_string(),
+            ),
+            ("TVAULT_RECORD_CONCURRENCY".to_string(), "4".to_string()),
+        ]);
+        (App::new(router, &config, &settings), vault)
     }
 
     fn invocation(payload: &str) -> LambdaEvent<Box<RawValue>> {
@@ -288,7 +299,7 @@ mod tests {
         );
 
         let line: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(line["FunctionName"], app.function_name.as_str());
+        assert_eq!(line["FunctionName"], "tvault-unit");
         for (metric, count) in [
             ("Archived", 1),
             ("Skipped", 1),
@@ -332,15 +343,15 @@ mod tests {
 
     #[test]
     fn queue_urls_come_from_arns() {
-        // SAFETY of the test: only this test reads these variables.
-        if std::env::var("AWS_ENDPOINT_URL").is_err()
-            && std::env::var("AWS_ENDPOINT_URL_SQS").is_err()
-        {
-            assert_eq!(
-                queue_url("arn:aws:sqs:eu-west-1:123456789012:vault-q").as_deref(),
-                Some("https://sqs.eu-west-1.amazonaws.com/123456789012/vault-q")
-            );
-        }
-        assert_eq!(queue_url("arn:aws:s3:::bucket"), None);
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:vault-q";
+        assert_eq!(
+            queue_url(arn, None).as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/vault-q")
+        );
+        assert_eq!(
+            queue_url(arn, Some("http://127.0.0.1:4566/")).as_deref(),
+            Some("http://127.0.0.1:4566/123456789012/vault-q")
+        );
+        assert_eq!(queue_url("arn:aws:s3:::bucket", None), None);
     }
 }

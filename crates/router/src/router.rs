@@ -77,17 +77,6 @@ impl Router {
         self
     }
 
-    /// Settings from the environment; when `TVAULT_SECRET_ID` is set, the
-    /// secret is read through the standard AWS configuration and overlaid.
-    pub async fn from_env() -> Result<Self, SettingsError> {
-        let base = Settings::from_env();
-        let config = match base.secret_id {
-            Some(_) => Some(tvault_aws::sdk_config().await),
-            None => None,
-        };
-        Self::load(base, config.as_ref()).await
-    }
-
     /// A router over `base`, reading the settings secret with `config` when
     /// `base.secret_id` names one.
     pub async fn load(
@@ -97,14 +86,8 @@ impl Router {
         let (Some(id), Some(config)) = (base.secret_id.clone(), config) else {
             return Self::new(base);
         };
-        // TVAULT_SECRET_MIN_REREAD_SECONDS shortens the one-minute floor
-        // between re-reads (tests; an operator mid-rotation).
-        let min_reread = std::env::var("TVAULT_SECRET_MIN_REREAD_SECONDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(tvault_aws::secret::REREAD_INTERVAL, Duration::from_secs);
-        let source = SecretSource::new(config, id).with_min_reread(min_reread);
-        let values = source.get().await?;
+        let source = base.secret_source(config, id);
+        let values = source.get().await.map_err(SettingsError::Secret)?;
         let settings = base.clone().with_secret(&values);
         let (archiver, vault) = settings.build()?;
         Ok(Self {
@@ -255,6 +238,7 @@ impl Router {
                     true
                 }
                 Err(e) => {
+                    let e = tvault_aws::error_text(&e);
                     error!(error = %e, "the re-read settings secret is not usable");
                     false
                 }

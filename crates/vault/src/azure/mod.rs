@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`config`] | vault URL + credentials → validated [`AzureSettings`] |
 //! | `connection_string` | parsing `AZURE_STORAGE_CONNECTION_STRING` |
-//! | [`secret`] | [`Secret`], the redacting newtype for keys, SAS tokens, connection strings |
+//! | `secret` | keys, SAS tokens and connection strings held in `tvault_core::secret::Secret` |
 //! | [`retry`] | the retrying, rate-adapting HTTP layer under every request; the [`RetryPolicy`] defaults |
 //! | [`limiter`] | adaptive (AIMD) concurrency toward the account |
 //! | `blocks` | the create-only write path: `Put Blob`, `Put Block`, `Put Block List` |
@@ -39,12 +39,11 @@ pub mod config;
 mod connection_string;
 pub mod limiter;
 pub mod retry;
-pub mod secret;
+mod secret;
 
 pub use config::{AzureConfig, AzureSettings, ConfigError, Credential};
 
 pub use retry::{RetryPolicy, StatsSnapshot};
-pub use secret::Secret;
 
 use crate::store::ObjectVault;
 use retry::{RetryingConnector, Shared};

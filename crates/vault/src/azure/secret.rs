@@ -2,4 +2,4 @@
 //! redacting [`Secret`] from the moment they are read: `Debug` and `Display`
 //! never show them, and [`Secret::expose`] is used only where a request is signed.
 
-pub use tvault_core::secret::Secret;
+pub(crate) use tvault_core::secret::Secret;
