@@ -12,6 +12,7 @@ mod cli;
 mod export;
 mod genesys;
 mod hostile;
+mod read_only;
 mod reconcile;
 mod util;
 mod worker;
