@@ -7,6 +7,7 @@
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod azure_errors;
 mod azure_readonly;
 mod cli;
 mod export;

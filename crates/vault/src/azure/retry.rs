@@ -68,8 +68,10 @@ pub struct RetryPolicy {
     pub max_elapsed_without_deadline: Duration,
     /// Retrying budget, without a deadline, for a request that never got
     /// an answer (connection refused, no route, timeouts): a person at a
-    /// terminal wants to hear "cannot connect" within half a minute, not
-    /// after two; throttling answers keep the longer budget above.
+    /// terminal hears "could not connect" after about 10 s (two connect
+    /// timeouts at most), not after two minutes of silence; an endpoint
+    /// restarting within that is still survived. Answers, throttling
+    /// included, keep the longer budget above.
     pub max_unanswered_without_deadline: Duration,
     /// Adaptive concurrency: start at 32 (Azure takes thousands of requests
     /// per second per account; 32 saturates 2 cores), never below 2 (so one
@@ -91,7 +93,7 @@ impl Default for RetryPolicy {
             absolute_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(5),
             max_elapsed_without_deadline: Duration::from_secs(120),
-            max_unanswered_without_deadline: Duration::from_secs(30),
+            max_unanswered_without_deadline: Duration::from_secs(10),
             concurrency: ConcurrencyLimits {
                 initial: 32,
                 min: 2,
@@ -420,6 +422,17 @@ impl HttpService for RetryingService {
             let wait = match asked {
                 Some(a) => a.min(policy.retry_after_cap),
                 None => policy.backoff(attempt),
+            };
+            // Never sleep past the unanswered budget: the last try comes at
+            // its end, and so does the "could not connect".
+            let wait = if status.is_none() && deadline == Deadline::NONE && !answered {
+                wait.min(
+                    policy
+                        .max_unanswered_without_deadline
+                        .saturating_sub(started.elapsed()),
+                )
+            } else {
+                wait
             };
             // The service's own ask counts, not only our capped sleep: asked
             // to stay away longer than this record has left, we hand the
