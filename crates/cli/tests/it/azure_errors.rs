@@ -86,3 +86,38 @@ async fn a_closed_port_is_said_within_seconds_naming_the_cause() {
     assert!(took >= Duration::from_secs(9), "gave up after {took:?}");
     assert!(took < Duration::from_secs(14), "silent for {took:?}");
 }
+
+/// No key, no SAS, no connection string: object_store asks the managed
+/// identity endpoint (here a closed local port, through the
+/// `AZURE_MSI_ENDPOINT` setting object_store reads), and the person is told
+/// which variables were looked for, not an IMDS error with its URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_at_all_names_the_variables_looked_for() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let msi = format!("http://127.0.0.1:{port}/metadata/identity/oauth2/token");
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_env(
+            "https://tvaultnone.blob.core.windows.net/vault",
+            &[("AZURE_MSI_ENDPOINT", msi.as_str())],
+            COMMANDS[0],
+        )
+    })
+    .await
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for needle in [
+        "no Azure credential: none of AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN is set",
+        "(Connection refused",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_USE_AZURE_CLI=true",
+        "managed identity",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing: {err}");
+    }
+    assert!(!err.contains("http://"), "{err}");
+    assert!(!err.contains("169.254.169.254"), "{err}");
+}

@@ -42,6 +42,9 @@ pub enum FailureKind {
     Transport,
     /// The retry layer gave up early (a wait past the record's deadline).
     GaveUp,
+    /// No key or SAS was configured, and no Azure identity (service
+    /// principal, workload identity, Azure CLI, managed identity) gave a token.
+    NoCredential,
     /// Any other answer.
     Other,
 }
@@ -126,10 +129,27 @@ impl AzureFailure {
     pub fn from_store_error(e: &object_store::Error) -> Option<Self> {
         use object_store::Error as E;
         let chain: &(dyn StdError + 'static) = e;
+        let text = chain_text(chain);
+        // object_store's texts for a failed token fetch (azure/credential.rs,
+        // 0.14): only asked for when no key or SAS was configured.
+        const TOKEN: [&str; 5] = [
+            "Error performing token request",
+            "Error getting token response body",
+            "Error reading federated token file",
+            "'az account get-access-token' command failed",
+            "Failed to parse azure cli response",
+        ];
+        if TOKEN.iter().any(|t| text.contains(t)) {
+            let detail = match (status_in(&text), find::<HttpError>(chain)) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(h)) => root_cause(h),
+                (None, None) => "no further detail".into(),
+            };
+            return Some(Self::transport(FailureKind::NoCredential, detail));
+        }
         if let Some(h) = find::<HttpError>(chain) {
             return Some(Self::from_http_error(h));
         }
-        let text = chain_text(chain);
         let status = match e {
             E::PermissionDenied { .. } => 403,
             E::Unauthenticated { .. } => 401,
@@ -167,7 +187,11 @@ impl AzureFailure {
     /// Whether a later attempt may succeed without anyone fixing anything.
     pub fn is_transient(&self) -> bool {
         match self.kind {
-            FailureKind::Unreachable { .. } | FailureKind::Transport | FailureKind::GaveUp => true,
+            // A managed identity endpoint may be briefly away: the queue tries again.
+            FailureKind::Unreachable { .. }
+            | FailureKind::Transport
+            | FailureKind::GaveUp
+            | FailureKind::NoCredential => true,
             FailureKind::Other => self
                 .status
                 .is_some_and(|s| s == 408 || s == 429 || s >= 500),
@@ -233,6 +257,11 @@ impl std::fmt::Display for AzureFailure {
                 self.detail
             )?,
             FailureKind::GaveUp => write!(f, "{}", self.detail)?,
+            FailureKind::NoCredential => write!(
+                f,
+                "no Azure credential: none of AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN is set (nor in the settings secret), and no Azure identity gave a token ({}); looked for a service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID), workload identity (AZURE_FEDERATED_TOKEN_FILE), the Azure CLI (AZURE_USE_AZURE_CLI=true), else the managed identity of this machine: set one of them",
+                self.detail
+            )?,
             FailureKind::Other => {
                 write!(f, "Azure answered {status}")?;
                 if !self.code.is_empty() {
