@@ -53,7 +53,23 @@ async fn each_azure_refusal_reads_as_plain_words_with_its_code_and_request_id() 
             }
             assert_eq!(err.lines().count(), 1, "{what}");
         }
-        assert!(azure.requests() >= 3);
+        // A write meets the same refusal, per record (exit 1).
+        let (v, events) = (vault.clone(), repo().join("examples/events"));
+        let out = tokio::task::spawn_blocking(move || {
+            tvault_env(
+                &v,
+                &[("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")],
+                &["archive", events.to_str().unwrap()],
+            )
+        })
+        .await
+        .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{refusal:?} archive: {err}");
+        assert!(err.contains(words), "{refusal:?} archive: {err}");
+        assert!(err.contains(REQUEST_ID), "{refusal:?} archive: {err}");
+        assert!(!err.contains('<'), "{refusal:?} archive: {err}");
+        assert!(azure.requests() >= 4);
     }
 }
 
