@@ -30,7 +30,9 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         }
     };
     let concurrency = args.concurrency as usize;
-    let vault = crate::settings(vault_location).await?.open_existing_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
 

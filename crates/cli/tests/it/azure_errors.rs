@@ -20,10 +20,22 @@ const COMMANDS: [&[&str]; 3] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_azure_refusal_reads_as_plain_words_with_its_code_and_request_id() {
     let cases = [
-        (Refusal::Firewall, "the storage firewall refused this address (your public address is probably not on the storage account's allow-list"),
-        (Refusal::BadCredential, "Azure did not accept the credential: the account key or SAS is wrong, expired or revoked"),
-        (Refusal::MissingRight, "the credential is valid but lacks the right for this operation"),
-        (Refusal::ContainerNotFound, "the vault's container does not exist in this storage account"),
+        (
+            Refusal::Firewall,
+            "the storage firewall refused this address (your public address is probably not on the storage account's allow-list",
+        ),
+        (
+            Refusal::BadCredential,
+            "Azure did not accept the credential: the account key or SAS is wrong, expired or revoked",
+        ),
+        (
+            Refusal::MissingRight,
+            "the credential is valid but lacks the right for this operation",
+        ),
+        (
+            Refusal::ContainerNotFound,
+            "the vault's container does not exist in this storage account",
+        ),
     ];
     for (refusal, words) in cases {
         let azure = RefusingAzure::start(refusal).await.unwrap();
@@ -34,7 +46,10 @@ async fn each_azure_refusal_reads_as_plain_words_with_its_code_and_request_id() 
             let out = tokio::task::spawn_blocking(move || {
                 tvault_env(
                     &v,
-                    &[("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")],
+                    &[(
+                        "AZURE_STORAGE_CONNECTION_STRING",
+                        "UseDevelopmentStorage=true",
+                    )],
                     args,
                 )
             })
@@ -58,7 +73,10 @@ async fn each_azure_refusal_reads_as_plain_words_with_its_code_and_request_id() 
         let out = tokio::task::spawn_blocking(move || {
             tvault_env(
                 &v,
-                &[("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")],
+                &[(
+                    "AZURE_STORAGE_CONNECTION_STRING",
+                    "UseDevelopmentStorage=true",
+                )],
                 &["archive", events.to_str().unwrap()],
             )
         })
@@ -84,7 +102,10 @@ async fn a_closed_port_is_said_within_seconds_naming_the_cause() {
     let out = tokio::task::spawn_blocking(move || {
         tvault_env(
             &vault,
-            &[("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")],
+            &[(
+                "AZURE_STORAGE_CONNECTION_STRING",
+                "UseDevelopmentStorage=true",
+            )],
             COMMANDS[0],
         )
     })

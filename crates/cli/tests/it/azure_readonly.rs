@@ -153,10 +153,22 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
         ("AZURE_STORAGE_CONNECTION_STRING", reader_cs.as_str()),
     ] {
         let out = tvault_env(&secondary, &[env], &["show", CONV]);
-        assert_eq!(out.status.code(), Some(0), "{}: {}", env.0, text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            env.0,
+            text(&out.stderr)
+        );
         assert!(text(&out.stdout).contains(&format!("Conversation {CONV}")));
         let out = tvault_env(&secondary, &[env], &["verify"]);
-        assert_eq!(out.status.code(), Some(0), "{}: {}", env.0, text(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            env.0,
+            text(&out.stdout)
+        );
         assert!(text(&out.stdout).contains("verified 1 manifest(s)"));
     }
 

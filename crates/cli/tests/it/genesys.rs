@@ -386,10 +386,13 @@ async fn an_unknown_client_hints_at_the_region() {
     let base = fake.base_url();
     let wrong = "a-secret-of-another-region";
     let out = tokio::task::spawn_blocking(move || {
-        with_genesys(&mut command(&vault, &["archive", event.to_str().unwrap()]), &base)
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", wrong)
-            .output()
-            .unwrap()
+        with_genesys(
+            &mut command(&vault, &["archive", event.to_str().unwrap()]),
+            &base,
+        )
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", wrong)
+        .output()
+        .unwrap()
     })
     .await
     .unwrap();

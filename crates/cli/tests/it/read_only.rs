@@ -41,7 +41,10 @@ fn verify_of_a_vault_without_manifests_says_so_and_fails_unless_allowed() {
         "{}",
         stderr(&v)
     );
-    let v = tvault(&vault, &["verify", "--from", "2026-10-02", "--to", "2026-10-02"]);
+    let v = tvault(
+        &vault,
+        &["verify", "--from", "2026-10-02", "--to", "2026-10-02"],
+    );
     assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
     assert!(
         stderr(&v).contains("no manifest to verify indexed"),
@@ -50,7 +53,11 @@ fn verify_of_a_vault_without_manifests_says_so_and_fails_unless_allowed() {
     );
     let v = tvault(&vault, &["verify", "--allow-empty"]);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
-    assert!(stdout(&v).contains("verified 0 manifest(s)"), "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("verified 0 manifest(s)"),
+        "{}",
+        stdout(&v)
+    );
 
     // One archived conversation: no flag needed.
     let o = tvault(

@@ -358,9 +358,9 @@ async fn the_heartbeat_keeps_an_archive_longer_than_the_visibility_hidden_and_re
         return;
     };
     let child = worker_at(2, &endpoint, &fake, &q, &vault_url, &cs, &["--until-empty"])
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_until(
         Duration::from_secs(30),
         "the worker took the message",
@@ -602,7 +602,8 @@ async fn the_queue_url_names_the_region_when_aws_region_is_unset() {
     );
     let run = move |url: String| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
-        cmd.args(["dlq", "inspect", "--queue-url", &url]).env_clear();
+        cmd.args(["dlq", "inspect", "--queue-url", &url])
+            .env_clear();
         for (k, v) in pipeline::aws_env(&endpoint) {
             if k != "AWS_REGION" {
                 cmd.env(k, v);

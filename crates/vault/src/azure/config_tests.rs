@@ -50,8 +50,7 @@ fn sas_connection_string_names_the_account_through_its_endpoint() {
 
 #[test]
 fn the_ra_grs_secondary_is_read_with_the_primary_accounts_credential() {
-    let reader =
-        "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2024-01-01&sp=rl&sig=abc%3D";
+    let reader = "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2024-01-01&sp=rl&sig=abc%3D";
     for cfg in [
         AzureConfig::new("https://acct-secondary.blob.core.windows.net/vault")
             .with_connection_string(reader),
@@ -72,7 +71,10 @@ fn the_ra_grs_secondary_is_read_with_the_primary_accounts_credential() {
             .with_connection_string("UseDevelopmentStorage=true"),
     );
     assert_eq!(s.account, DEV_ACCOUNT);
-    assert_eq!(s.endpoint, "http://127.0.0.1:10123/devstoreaccount1-secondary");
+    assert_eq!(
+        s.endpoint,
+        "http://127.0.0.1:10123/devstoreaccount1-secondary"
+    );
     // Another account's secondary still disagrees with the credential.
     let msg = refusal(
         AzureConfig::new("https://other-secondary.blob.core.windows.net/vault")
@@ -80,7 +82,10 @@ fn the_ra_grs_secondary_is_read_with_the_primary_accounts_credential() {
     );
     assert!(msg.contains("make them agree"), "{msg}");
     assert_eq!(primary_of("https://a.blob.x.net"), "https://a.blob.x.net");
-    assert_eq!(primary_of("https://-secondary.blob.x"), "https://-secondary.blob.x");
+    assert_eq!(
+        primary_of("https://-secondary.blob.x"),
+        "https://-secondary.blob.x"
+    );
 }
 
 #[test]

@@ -406,7 +406,10 @@ mod tests {
         let f = AzureFailure::from_answer(403, None, None, FIREWALL);
         assert_eq!(f.kind, FailureKind::Firewall);
         let msg = f.to_string();
-        assert!(msg.contains("storage firewall refused this address"), "{msg}");
+        assert!(
+            msg.contains("storage firewall refused this address"),
+            "{msg}"
+        );
         assert!(
             msg.contains(
                 "(Azure error AuthorizationFailure, request id 4d6b1c1e-f01e-0012-7c3a-1a2b3c000000)"
@@ -418,17 +421,16 @@ mod tests {
 
     #[test]
     fn headers_win_over_the_body_and_a_head_answer_has_only_headers() {
-        let f = AzureFailure::from_answer(
-            403,
-            Some("AuthenticationFailed"),
-            Some("rid-1"),
-            FIREWALL,
-        );
+        let f =
+            AzureFailure::from_answer(403, Some("AuthenticationFailed"), Some("rid-1"), FIREWALL);
         assert_eq!(f.kind, FailureKind::BadCredential);
         assert_eq!(f.request_id, "rid-1");
         let head = AzureFailure::from_answer(404, Some("ContainerNotFound"), Some("rid-2"), "");
         assert_eq!(head.kind, FailureKind::ContainerNotFound);
-        assert!(head.to_string().ends_with("(Azure error ContainerNotFound, request id rid-2)"));
+        assert!(
+            head.to_string()
+                .ends_with("(Azure error ContainerNotFound, request id rid-2)")
+        );
     }
 
     #[test]
