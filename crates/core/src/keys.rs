@@ -110,27 +110,6 @@ pub fn parse_index(path: &str) -> Option<(NaiveDate, &str, &str)> {
         .then_some((day, conv, generation))
 }
 
-/// Prefix of `tvault check`'s proof that a credential can create: one
-/// object named by its own content, so every check writes the same name with
-/// the same bytes and a write-once vault keeps at most one of them.
-pub const HEALTHCHECK: &str = "healthcheck/";
-
-/// The healthcheck object's name for bytes whose SHA-256 starts with `sha16`.
-pub fn healthcheck(sha16: &str) -> String {
-    format!("{HEALTHCHECK}{sha16}.json")
-}
-
-/// If `path` is a healthcheck object name, `healthcheck/{sha16}.json`, the
-/// sha16 its name claims.
-pub fn parse_healthcheck(path: &str) -> Option<&str> {
-    let sha16 = path.strip_prefix(HEALTHCHECK)?.strip_suffix(".json")?;
-    let hex = sha16.len() == 16
-        && sha16
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    hex.then_some(sha16)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,26 +117,6 @@ mod tests {
 
     fn conv() -> ConversationId {
         ConversationId::new("c-1").unwrap()
-    }
-
-    #[test]
-    fn healthcheck_names_carry_their_sha16() {
-        assert_eq!(
-            healthcheck("0123456789abcdef"),
-            "healthcheck/0123456789abcdef.json"
-        );
-        assert_eq!(
-            parse_healthcheck("healthcheck/0123456789abcdef.json"),
-            Some("0123456789abcdef")
-        );
-        for bad in [
-            "healthcheck/0123456789ABCDEF.json",
-            "healthcheck/0123.json",
-            "healthcheck/x/0123456789abcdef.json",
-            "conversations/0123456789abcdef.json",
-        ] {
-            assert_eq!(parse_healthcheck(bad), None, "{bad}");
-        }
     }
 
     #[test]
