@@ -99,7 +99,11 @@ pub(crate) async fn status_error(
         return backend(op, path, message, true);
     }
     if failure.kind == FailureKind::ContainerNotFound {
-        let message = format!("container {container}: {failure}");
+        let message = failure.to_string().replacen(
+            "the vault's container",
+            &format!("container {container}"),
+            1,
+        );
         return backend(op, path, message, false);
     }
     if failure.kind == FailureKind::Other

@@ -96,8 +96,17 @@ impl AzureFailure {
             .map(str::to_string)
             .or_else(|| request_id_in(&message))
             .unwrap_or_default();
+        let mut kind = classify(status, &code);
+        // Azurite answers a bad SharedKey signature with AuthorizationFailure
+        // (Azure: AuthenticationFailed), with Azure's AuthenticationFailed
+        // message; a real firewall denial says "This request is not
+        // authorized". The message decides where there is one (a HEAD has
+        // none, and stays a firewall denial).
+        if kind == FailureKind::Firewall && message.starts_with("Server failed to authenticate") {
+            kind = FailureKind::BadCredential;
+        }
         Self {
-            kind: classify(status, &code),
+            kind,
             status: Some(status),
             code: printable(&code),
             request_id: printable(&request_id),
@@ -430,6 +439,17 @@ mod tests {
         assert!(
             head.to_string()
                 .ends_with("(Azure error ContainerNotFound, request id rid-2)")
+        );
+    }
+
+    #[test]
+    fn azurites_authorization_failure_for_a_bad_signature_is_a_bad_credential() {
+        let azurite = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthorizationFailure</Code><Message>Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.\nRequestId:r-1\nTime:2026-12-02T03:00:00.000Z</Message></Error>";
+        let f = AzureFailure::from_answer(403, None, None, azurite);
+        assert_eq!(f.kind, FailureKind::BadCredential);
+        assert_eq!(
+            AzureFailure::from_answer(403, None, None, FIREWALL).kind,
+            FailureKind::Firewall
         );
     }
 
