@@ -34,7 +34,7 @@ async fn each_azure_refusal_reads_as_plain_words_with_its_code_and_request_id() 
         ),
         (
             Refusal::ContainerNotFound,
-            "the vault's container does not exist in this storage account",
+            "does not exist in this storage account: check the container name",
         ),
     ];
     for (refusal, words) in cases {

@@ -66,8 +66,8 @@ pub struct RetryPolicy {
     pub connect_timeout: Duration,
     /// Total retrying budget when the caller gives no deadline (the CLI).
     pub max_elapsed_without_deadline: Duration,
-    /// Retrying budget, without a deadline, for a request that never got
-    /// an answer (connection refused, no route, timeouts): a person at a
+    /// Retrying budget, without a deadline, for a request that could never
+    /// connect (connection refused, no route, connect timeouts): a person at a
     /// terminal hears "could not connect" after about 10 s (two connect
     /// timeouts at most), not after two minutes of silence; an endpoint
     /// restarting within that is still survived. Answers, throttling
@@ -348,6 +348,7 @@ impl HttpService for RetryingService {
         let safe = repeat_safe(&req);
         let head = req.method() == Method::HEAD;
         let mut answered = false;
+        let mut cannot_connect = false;
         let head_timeout = policy.head_timeout(req.body().content_length());
         let mut attempt: u32 = 0;
         loop {
@@ -375,6 +376,7 @@ impl HttpService for RetryingService {
                 Ok(resp) => {
                     bump(&stats.answered);
                     answered = true;
+                    cannot_connect = false;
                     let status = resp.status();
                     let throttled = matches!(
                         status,
@@ -409,8 +411,17 @@ impl HttpService for RetryingService {
                 }
                 Err(e) => {
                     bump(&stats.transport_errors);
+                    // Could not connect (refused, no route, the 5 s connect
+                    // timeout), as opposed to our own 30 s wait for an answer
+                    // on a made connection (GiveUp::Timeout): a loaded or
+                    // slow endpoint keeps the long budget.
+                    let own_timeout =
+                        std::error::Error::source(&e).is_some_and(|s| s.is::<GiveUp>());
+                    cannot_connect = !own_timeout
+                        && matches!(e.kind(), HttpErrorKind::Connect | HttpErrorKind::Timeout);
                     let unanswered_too_long = deadline == Deadline::NONE
                         && !answered
+                        && cannot_connect
                         && started.elapsed() >= policy.max_unanswered_without_deadline;
                     if exhausted || !safe || unanswered_too_long {
                         return Err(e);
@@ -425,7 +436,7 @@ impl HttpService for RetryingService {
             };
             // Never sleep past the unanswered budget: the last try comes at
             // its end, and so does the "could not connect".
-            let wait = if status.is_none() && deadline == Deadline::NONE && !answered {
+            let wait = if cannot_connect && deadline == Deadline::NONE && !answered {
                 wait.min(
                     policy
                         .max_unanswered_without_deadline
