@@ -80,6 +80,15 @@ pub enum Command {
     /// Look at and redrive the dead-letter queue.
     #[command(subcommand, after_help = AFTER_HELP)]
     Dlq(DlqCommand),
+    /// Build or update the local search index from the vault (read access is enough).
+    #[command(long_about = crate::search_help::INDEX_ABOUT, after_help = AFTER_HELP)]
+    Index(crate::search_help::IndexArgs),
+    /// Find conversations by text, participant, day, media or message type.
+    #[command(long_about = crate::search_help::FIND_ABOUT, after_help = AFTER_HELP)]
+    Find(crate::search_help::FindArgs),
+    /// A read-only web reading room over the vault and the search index, on 127.0.0.1.
+    #[command(long_about = crate::search_help::SERVE_ABOUT, after_help = AFTER_HELP)]
+    Serve(crate::search_help::ServeArgs),
 }
 
 const ARCHIVE_ABOUT: &str = "\
