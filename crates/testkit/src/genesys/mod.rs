@@ -45,6 +45,8 @@ mod ratelimit;
 mod server;
 mod shapes;
 
+pub use shapes::QUEUE;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
