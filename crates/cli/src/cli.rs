@@ -368,21 +368,47 @@ pub struct ShowArgs {
     /// Show this generation instead of the latest.
     #[arg(long, value_name = "GEN")]
     pub generation: Option<String>,
+
+    /// Show times in this IANA zone (e.g. Europe/Berlin); stored times stay UTC.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["out", "zip"])))]
 pub struct ExportArgs {
-    /// The Genesys conversation id.
+    /// The Genesys conversation id (or none, with --from/--to or a search).
     #[arg(value_name = "CONVERSATION_ID")]
-    pub conversation_id: String,
+    pub conversation_id: Option<String>,
 
-    /// The folder to export into; the export is DIR/CONVERSATION_ID.
+    /// The folder to export into: DIR/CONVERSATION_ID for one conversation;
+    /// a new folder DIR for many.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
-    /// Export this generation instead of the latest.
-    #[arg(long, value_name = "GEN")]
+    /// Write a new zip file instead (with index.html and SHA256SUMS).
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+
+    /// Export this generation instead of the latest (one conversation only).
+    #[arg(long, value_name = "GEN", requires = "conversation_id")]
     pub generation: Option<String>,
+
+    /// Many conversations: those of these days, or those a search finds.
+    #[command(flatten)]
+    pub filters: crate::search_help::Filters,
+
+    /// The search index, for --text, --participant, --media, --message-type.
+    #[arg(long, env = "TVAULT_INDEX", value_name = "DIR")]
+    pub index: Option<PathBuf>,
+
+    /// Most conversations a search exports.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub limit: u32,
+
+    /// Show times in this IANA zone on the pages (the JSON keeps UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
