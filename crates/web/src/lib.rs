@@ -23,4 +23,5 @@
 pub mod bundle;
 pub mod export;
 pub mod page;
+pub mod server;
 pub mod zone;

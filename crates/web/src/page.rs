@@ -372,12 +372,17 @@ fn integrity(m: &Manifest, ex: &Exported) -> String {
         .count();
     let mut s = String::from("<h2>Integrity</h2>\n");
     s += &format!(
-        "<p>At export time, <time>{}</time>, each of the {checked} file(s) below marked \
+        "<p>{} <time>{}</time>, each of the {checked} file(s) below marked \
          &ldquo;checked&rdquo; was read from the vault and its SHA-256 and size were \
          re-computed and compared with manifest <code>{}</code> (generation <code>{}</code>): \
          all matched. An export with any mismatch is refused and leaves no page behind. \
          <code>manifest.json</code> is the manifest as stored, byte for byte; its own SHA-256 \
          is given so this copy can be compared with the vault&rsquo;s.</p>\n",
+        if ex.view.nav_html.is_some() {
+            "When this page was made,"
+        } else {
+            "At export time,"
+        },
         esc(&ex.view.zone.show(&ex.exported_at)),
         esc(&tvault_core::keys::manifest(
             &m.conversation_id,

@@ -14,5 +14,6 @@ mod genesys;
 mod hostile;
 mod reconcile;
 mod search;
+mod serve;
 mod util;
 mod worker;
