@@ -15,12 +15,14 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded
   1  some records failed (each is reported with its file, line and reason),
-     or `verify` / `show` / `list` / `export` found a problem, or
-     `reconcile` found something missing
+     or `verify` / `show` / `list` / `export` / `index` found a problem,
+     `find` found nothing (or refused a result), or `reconcile` found
+     something missing
   2  usage or configuration error: nothing was done
 
 Environment:
   TVAULT_VAULT                       the vault (same as --vault)
+  TVAULT_INDEX                       the search index folder (same as --index)
   GENESYSCLOUD_OAUTHCLIENT_ID        Genesys OAuth client (client credentials);
   GENESYSCLOUD_OAUTHCLIENT_SECRET    needed for lifecycle events and for
   GENESYSCLOUD_REGION                attachments (eu-west-1, mypurecloud.ie, or a base URL)
@@ -280,7 +282,21 @@ generation's manifest alone.
 
 Output: one line on stdout:
   exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
-where N and M count the transcript and the attachments, the files checked.";
+where N and M count the transcript and the attachments, the files checked.
+
+Many conversations at once: --from DAY --to DAY (the conversations the date
+index files on those UTC days), or a search of the index built by `tvault
+index` (--query/--text, --participant, --media, --message-type, with
+--from/--to too; at most --limit). They go into a NEW folder (--out DIR) or
+a new zip (--zip FILE; also for one conversation ID):
+  index.html        a list of the conversations, linking to each page
+  SHA256SUMS        every file's SHA-256 (`sha256sum -c SHA256SUMS` checks them)
+  ID/...            each conversation as above
+Every conversation is checked as above; if one fails, nothing is written
+(exit 1). An existing folder or zip is never overwritten (exit 2).
+
+--tz ZONE (an IANA name such as Europe/Berlin) shows the page's times in
+that zone; manifest.json and transcript.json keep their stored UTC times.";
 
 const WORKER_ABOUT: &str = "\
 Consume an SQS queue of events until stopped: the same pipeline as the Lambda,

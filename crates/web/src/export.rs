@@ -9,7 +9,7 @@
 //! ever left looking complete.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine;
 use futures::StreamExt;
@@ -312,11 +312,6 @@ pub fn sha256sums(lines: &[(String, String)]) -> String {
         out += &format!("{sha}  {path}\n");
     }
     out
-}
-
-/// A folder's path as the `--out` a user gave, for messages.
-pub fn shown(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]

@@ -38,11 +38,16 @@ pub fn index_dir(flag: Option<PathBuf>, vault: &str) -> Result<PathBuf> {
             "no cache folder known (HOME, XDG_CACHE_HOME and LOCALAPPDATA are unset): give --index DIR"
         );
     };
-    // A local vault is named by its absolute path, so `./vault` from two
-    // folders are two vaults; an Azure location as given.
-    let key = std::fs::canonicalize(vault)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| vault.to_string());
+    // A local vault is named by its absolute path (whether or not it exists
+    // yet), so `./vault` from two folders are two vaults; a URL as given.
+    let key = if vault.contains("://") {
+        vault.to_string()
+    } else {
+        std::fs::canonicalize(vault)
+            .or_else(|_| std::path::absolute(vault))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| vault.to_string())
+    };
     let hash = tvault_core::hash::sha256_hex(key.as_bytes());
     Ok(cache
         .join("tvault")

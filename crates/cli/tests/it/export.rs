@@ -7,7 +7,7 @@
 //! (`scripts/install-test-tools` installs Debian's package). Run by hand
 //! without it, the browser test skips; under `scripts/test` it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use tvault_core::hash::sha256_hex;

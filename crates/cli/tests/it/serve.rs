@@ -92,12 +92,10 @@ fn dom(url: &str) -> String {
     text(&o.stdout)
 }
 
-fn indexed() -> impl std::future::Future<Output = Sample> {
-    async {
-        let s = sample_vault().await;
-        s.index_all();
-        s
-    }
+async fn indexed() -> Sample {
+    let s = sample_vault().await;
+    s.index_all();
+    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
