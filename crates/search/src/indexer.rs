@@ -78,50 +78,70 @@ pub async fn build(
     let total = fresh.len() as u64;
     let mut done = 0u64;
     progress(done, total);
-    for chunk in fresh.chunks(BATCH) {
-        let read: Vec<(IndexMarker, Result<Option<Read>, String>)> =
-            futures::stream::iter(chunk.iter().cloned())
-                .map(|m| async move {
-                    let r = read_generation(vault, &m).await;
-                    (m, r)
-                })
-                .buffered(concurrency.max(1))
-                .collect()
-                .await;
-        let mut touched: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
-        let tx = conn.transaction().map_err(db)?;
-        for (marker, r) in read {
-            done += 1;
-            match r {
-                Ok(Some(g)) => {
-                    report.warnings.extend(g.warnings);
-                    if insert(&tx, &g.doc)? {
-                        report.added += 1;
-                    }
-                    tx.execute(
-                        "INSERT OR IGNORE INTO markers(path) VALUES (?1)",
-                        [&marker.path],
-                    )
-                    .map_err(db)?;
-                    touched
-                        .entry(marker.conversation.clone())
-                        .or_default()
-                        .push(g.manifest);
-                }
-                Ok(None) => report.not_committed += 1,
-                Err(reason) => report.problems.push(format!(
-                    "conversation {} generation {}: {reason}",
-                    marker.conversation, marker.generation
-                )),
-            }
+    // One stream for the whole run, not a barrier per batch: while a batch
+    // is written to SQLite, the reads already started go on in the
+    // runtime's blocking pool.
+    let mut read = futures::stream::iter(fresh)
+        .map(|m| async move {
+            let r = read_generation(vault, &m).await;
+            (m, r)
+        })
+        .buffered(concurrency.max(1));
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let next = read.next().await;
+        let last = next.is_none();
+        batch.extend(next);
+        if batch.len() >= BATCH || (last && !batch.is_empty()) {
+            done += batch.len() as u64;
+            write_batch(vault, conn, std::mem::take(&mut batch), &mut report).await?;
+            progress(done, total);
         }
-        for (conv, manifests) in touched {
-            set_latest(vault, &tx, &conv, manifests).await?;
+        if last {
+            break;
         }
-        tx.commit().map_err(db)?;
-        progress(done, total);
     }
     Ok(report)
+}
+
+/// Write one batch of generations read (and the markers that named them)
+/// in one SQLite transaction.
+async fn write_batch(
+    vault: &dyn Vault,
+    conn: &mut Connection,
+    batch: Vec<(IndexMarker, Result<Option<Read>, String>)>,
+    report: &mut IndexReport,
+) -> Result<(), SearchError> {
+    let mut touched: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
+    let tx = conn.transaction().map_err(db)?;
+    for (marker, r) in batch {
+        match r {
+            Ok(Some(g)) => {
+                report.warnings.extend(g.warnings);
+                if insert(&tx, &g.doc)? {
+                    report.added += 1;
+                }
+                tx.execute(
+                    "INSERT OR IGNORE INTO markers(path) VALUES (?1)",
+                    [&marker.path],
+                )
+                .map_err(db)?;
+                touched
+                    .entry(marker.conversation.clone())
+                    .or_default()
+                    .push(g.manifest);
+            }
+            Ok(None) => report.not_committed += 1,
+            Err(reason) => report.problems.push(format!(
+                "conversation {} generation {}: {reason}",
+                marker.conversation, marker.generation
+            )),
+        }
+    }
+    for (conv, manifests) in touched {
+        set_latest(vault, &tx, &conv, manifests).await?;
+    }
+    tx.commit().map_err(db)
 }
 
 /// One generation read back and checked.

@@ -229,11 +229,22 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Found, SearchError> {
     }
     let more = found.len() > limit;
     found.truncate(limit);
+    let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+    let mut messages = match text.as_deref() {
+        Some(t) => matched_messages(conn, &ids, t)?,
+        None => {
+            let mut m = std::collections::HashMap::new();
+            for id in &ids {
+                m.insert(*id, first_message(conn, *id)?);
+            }
+            m
+        }
+    };
+    let mut gens = conn
+        .prepare("SELECT generation FROM generations WHERE conversation = ?1")
+        .map_err(db)?;
     for (id, hit) in &mut found {
-        hit.messages = messages_of(conn, *id, text.as_deref())?;
-        let mut gens = conn
-            .prepare("SELECT generation FROM generations WHERE conversation = ?1")
-            .map_err(db)?;
+        hit.messages = messages.remove(id).unwrap_or_default();
         hit.indexed_generations = gens
             .query_map([&hit.conversation], |r| r.get(0))
             .map_err(db)?
@@ -246,53 +257,95 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Found, SearchError> {
     })
 }
 
-/// The matching messages of one generation (a rowid range), or without a
-/// text query its first message with text.
-fn messages_of(
+const MESSAGE_COLS: &str = "m.seq, m.message_id, m.time, m.purpose, m.sender_name";
+
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MatchedMessage> {
+    Ok(MatchedMessage {
+        seq: usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        message_id: r.get(1)?,
+        time: r.get(2)?,
+        purpose: r.get(3)?,
+        sender_name: r.get(4)?,
+        highlighted: r.get(5)?,
+    })
+}
+
+/// The first [`MESSAGES_PER_HIT`] matching messages of each generation in
+/// `gen_ids`, highlighted. Two evaluations of the match in all, whatever the
+/// number of generations: a prefix query costs a merge of doclists each
+/// time, so it is not run once per generation. The rowid filters are
+/// written as expressions (`rowid + 0`, `rowid >> 24`) so SQLite applies
+/// them to the one match instead of running the match once per value.
+fn matched_messages(
     conn: &Connection,
-    gen_id: i64,
-    text: Option<&str>,
-) -> Result<Vec<MatchedMessage>, SearchError> {
+    gen_ids: &[i64],
+    text: &str,
+) -> Result<std::collections::HashMap<i64, Vec<MatchedMessage>>, SearchError> {
+    let mut out: std::collections::HashMap<i64, Vec<MatchedMessage>> = Default::default();
+    if gen_ids.is_empty() {
+        return Ok(out);
+    }
+    let gens_json = serde_json::to_string(gen_ids).unwrap_or_else(|_| "[]".into());
+    let mut picked: Vec<i64> = Vec::new();
+    {
+        let mut per_gen: std::collections::HashMap<i64, usize> = Default::default();
+        let mut q = conn
+            .prepare(&format!(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
+                   AND (rowid >> {SEQ_BITS}) IN (SELECT value FROM json_each(?2)) ORDER BY rowid"
+            ))
+            .map_err(db)?;
+        let rows = q
+            .query_map(rusqlite::params![text, gens_json], |r| r.get::<_, i64>(0))
+            .map_err(db)?;
+        for rowid in rows {
+            let rowid = rowid.map_err(db)?;
+            let n = per_gen.entry(rowid >> SEQ_BITS).or_default();
+            if *n < MESSAGES_PER_HIT {
+                *n += 1;
+                picked.push(rowid);
+            }
+        }
+    }
+    let picked_json = serde_json::to_string(&picked).unwrap_or_else(|_| "[]".into());
+    let mut q = conn
+        .prepare(&format!(
+            "SELECT {MESSAGE_COLS}, highlight(messages_fts, 0, ?1, ?2), messages_fts.rowid
+             FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+             WHERE messages_fts MATCH ?3
+               AND (messages_fts.rowid + 0) IN (SELECT value FROM json_each(?4))
+             ORDER BY messages_fts.rowid"
+        ))
+        .map_err(db)?;
+    let rows = q
+        .query_map(
+            rusqlite::params![
+                MARK_OPEN.to_string(),
+                MARK_CLOSE.to_string(),
+                text,
+                picked_json
+            ],
+            |r| Ok((r.get::<_, i64>(6)?, message_row(r)?)),
+        )
+        .map_err(db)?;
+    for row in rows {
+        let (rowid, m) = row.map_err(db)?;
+        out.entry(rowid >> SEQ_BITS).or_default().push(m);
+    }
+    Ok(out)
+}
+
+/// Without a text query: the first message with text of one generation.
+fn first_message(conn: &Connection, gen_id: i64) -> Result<Vec<MatchedMessage>, SearchError> {
     let lo = gen_id << SEQ_BITS;
     let hi = lo | ((1i64 << SEQ_BITS) - 1);
-    let cols = "m.seq, m.message_id, m.time, m.purpose, m.sender_name";
-    let (sql, args): (String, Vec<Sql>) = match text {
-        Some(t) => (
-            format!(
-                "SELECT {cols}, highlight(messages_fts, 0, ?, ?)
-                 FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-                 WHERE messages_fts MATCH ? AND messages_fts.rowid BETWEEN ? AND ?
-                 ORDER BY messages_fts.rowid LIMIT {MESSAGES_PER_HIT}"
-            ),
-            vec![
-                Sql::Text(MARK_OPEN.to_string()),
-                Sql::Text(MARK_CLOSE.to_string()),
-                Sql::Text(t.to_string()),
-                Sql::Integer(lo),
-                Sql::Integer(hi),
-            ],
-        ),
-        None => (
-            format!(
-                "SELECT {cols}, m.text FROM messages m
-                 WHERE m.id BETWEEN ? AND ? AND m.text != '' ORDER BY m.id LIMIT 1"
-            ),
-            vec![Sql::Integer(lo), Sql::Integer(hi)],
-        ),
-    };
-    let mut stmt = conn.prepare(&sql).map_err(db)?;
-    let rows = stmt
-        .query_map(params_from_iter(args), |r| {
-            Ok(MatchedMessage {
-                seq: usize::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                message_id: r.get(1)?,
-                time: r.get(2)?,
-                purpose: r.get(3)?,
-                sender_name: r.get(4)?,
-                highlighted: r.get(5)?,
-            })
-        })
+    let mut q = conn
+        .prepare(&format!(
+            "SELECT {MESSAGE_COLS}, m.text FROM messages m
+             WHERE m.id BETWEEN ?1 AND ?2 AND m.text != '' ORDER BY m.id LIMIT 1"
+        ))
         .map_err(db)?;
+    let rows = q.query_map([lo, hi], message_row).map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
 }
 

@@ -149,6 +149,9 @@ pub fn open_for_reading(dir: &Path) -> Result<Connection, SearchError> {
             path: path.display().to_string(),
             message: format!("not a tvault search index: {e}"),
         })?;
+    // A fresh process reads the index through mmap rather than one read()
+    // call per page: `find` is a short-lived process and mostly cold.
+    let _ = conn.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024);
     match found {
         Some(s) if s == SCHEMA => Ok(conn),
         Some(s) => Err(other_schema(&path, &s)),

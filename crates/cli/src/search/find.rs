@@ -25,6 +25,7 @@ pub async fn find(vault_location: &str, args: FindArgs) -> Result<u8> {
         }
     };
     let dir = super::index_dir(args.index, vault_location)?;
+    let started = std::time::Instant::now();
     let found = {
         let conn = match tvault_search::open_for_reading(&dir) {
             Ok(c) => c,
@@ -42,6 +43,11 @@ pub async fn find(vault_location: &str, args: FindArgs) -> Result<u8> {
             Err(e) => return Err(e.into()),
         }
     };
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        hits = found.hits.len(),
+        "index searched"
+    );
     let vault = tvault_vault::open(vault_location)?;
     let vault_ref = vault.as_ref();
     let checked: Vec<_> = futures::stream::iter(found.hits)
@@ -49,6 +55,10 @@ pub async fn find(vault_location: &str, args: FindArgs) -> Result<u8> {
         .buffered(RECHECK_CONCURRENCY)
         .collect()
         .await;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "hits re-checked against the vault"
+    );
 
     let mut out = std::io::stdout().lock();
     let bold = std::io::stdout().is_terminal();

@@ -38,13 +38,12 @@ pub fn index_dir(flag: Option<PathBuf>, vault: &str) -> Result<PathBuf> {
             "no cache folder known (HOME, XDG_CACHE_HOME and LOCALAPPDATA are unset): give --index DIR"
         );
     };
-    // A local vault is named by its absolute path (whether or not it exists
-    // yet), so `./vault` from two folders are two vaults; a URL as given.
+    // A local vault is named by its absolute path (made absolute without
+    // touching the disk, so the same before and after it exists), so `./vault` from two folders are two vaults; a URL as given.
     let key = if vault.contains("://") {
         vault.to_string()
     } else {
-        std::fs::canonicalize(vault)
-            .or_else(|_| std::path::absolute(vault))
+        std::path::absolute(vault)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| vault.to_string())
     };

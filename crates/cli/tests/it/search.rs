@@ -535,3 +535,30 @@ async fn tz_shows_times_in_the_officers_zone_and_the_stored_ones_stay_utc() {
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_index_is_one_per_vault_in_the_users_cache() {
+    let s = sample_vault().await;
+    let cache = s.dir.path().join("cache");
+    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let o = tvault_env(
+        &s.vault,
+        &env,
+        &["index", "--from", "2026-09-01", "--to", "2026-10-31"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = tvault_env(&s.vault, &env, &["find", "--text", "damaged"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains(CONV));
+    let made = files_under(&cache.join("tvault"));
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(
+        made[0].starts_with("index-") && made[0].ends_with("/index.sqlite"),
+        "{made:?}"
+    );
+    // Another vault has another index: none yet.
+    let other = s.dir.path().join("other-vault");
+    let o = tvault_env(&other, &env, &["find", "--text", "damaged"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no search index at"), "{}", stderr(&o));
+}
