@@ -265,8 +265,15 @@ async fn a_rejected_credential_rereads_the_rotated_secret_and_work_continues() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let failed = poll_once(&rt, &q, 1).await.unwrap();
+    // The failed record is visible again once its 1 s visibility lapses.
+    let end = Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        if let Some(failed) = poll_once(&rt, &q, 1).await {
+            break failed;
+        }
+        assert!(Instant::now() < end, "the failed record never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         failed.is_empty(),
         "archived with the rotated secret: {failed:?}"
@@ -300,7 +307,9 @@ async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
     assert_eq!(failed.len(), 1, "202: not ready");
     // The queue's own visibility is 1 s; the function hid the record for the
     // not-ready delay (60 s on the first receive, doubling after; see
-    // tvault_core::retry), so two seconds later it is still in flight.
+    // tvault_core::retry), so two seconds later it is still in flight. The
+    // wait is the behaviour under test: "still hidden after the queue's own
+    // visibility has lapsed", which only time can show.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         q.source.depth().await.unwrap(),
@@ -483,6 +492,8 @@ async fn an_azure_retry_after_of_1e30_fails_its_record_as_transient_not_the_batc
     assert_eq!(proxy.counts().throttled_429, 1);
     // Transient: hidden for the router's transient delay (10 s), longer than
     // the queue's own 2 s; a crashed (panicked) record would be visible again.
+    // The wait is the behaviour under test: still hidden once the queue's
+    // 2 s have lapsed, which only time can show.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(q.source.depth().await.unwrap(), (0, 1));
     // The queue's next try archives it.
@@ -498,4 +509,57 @@ async fn an_azure_retry_after_of_1e30_fails_its_record_as_transient_not_the_batc
         assert_eq!(stored.get(c), Some(&1), "{c}");
     }
     f.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_retries_are_reported_in_the_metrics_line_when_azure_throttles() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // Azurite behind the fault proxy: its first three answers are 429 with
+    // Retry-After 1 s, which the Azure retry layer waits out and retries
+    // within the record's deadline, so every record still archives.
+    let azurite = std::env::var("TVAULT_TEST_AZURITE").unwrap();
+    let (origin, _) = azurite.rsplit_once('/').unwrap();
+    let proxy = Proxy::start(
+        origin,
+        FaultPlan {
+            throttle_first: 3,
+            retry_after: Some(Duration::from_secs(1)),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (proxied_url, proxied_cs) = (
+        vault_url.replacen(origin, &proxy.url(), 1),
+        cs.replacen(origin, &proxy.url(), 1),
+    );
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 30).await;
+    let convs = ["emf1-8d3f4c1e", "emf2-8d3f4c1e"];
+    for c in convs {
+        q.source.send(&transcript_event(c)).await.unwrap();
+    }
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&proxied_cs)).await;
+    let mut f = start(&rt, &endpoint, &secret_id, &proxied_url, &[]);
+
+    let (records, failed) = poll_batch(&rt, &q, 30, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((records, failed.len()), (2, 0), "{failed:?}");
+    assert_eq!(proxy.counts().throttled_429, 3);
+    f.child.kill().await.unwrap();
+    let emf = f.emf_lines.await.unwrap();
+    assert_eq!(emf.len(), 1, "one metrics line for the one invocation");
+    let line: Value = serde_json::from_str(&emf[0]).unwrap();
+    assert_eq!(line["Archived"], 2, "{line}");
+    assert_eq!(
+        line["AzureRetries"], 3,
+        "each throttled request was retried once: {line}"
+    );
 }

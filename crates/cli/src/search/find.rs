@@ -48,7 +48,7 @@ pub async fn find(vault_location: &str, args: FindArgs) -> Result<u8> {
         hits = found.hits.len(),
         "index searched"
     );
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let vault_ref = vault.as_ref();
     let checked: Vec<_> = futures::stream::iter(found.hits)
         .map(|hit| tvault_search::recheck(vault_ref, hit))

@@ -17,7 +17,7 @@ pub async fn index(vault_location: &str, args: IndexArgs) -> Result<u8> {
         }
     };
     let dir = super::index_dir(args.index, vault_location)?;
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let mut conn = tvault_search::open_for_writing(&dir)?;
     let progress = Progress::new("index: reading generations", "generations", 0);
     let report = tvault_search::build(

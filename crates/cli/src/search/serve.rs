@@ -20,7 +20,7 @@ pub async fn serve(vault_location: &str, args: ServeArgs) -> Result<u8> {
             None
         }
     };
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
