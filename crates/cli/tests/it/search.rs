@@ -310,6 +310,60 @@ async fn a_conversation_with_two_generations_is_found_by_its_latest_only() {
     );
 }
 
+/// The index is updated, not rebuilt: a generation archived after an index
+/// run is read by the next one, and the conversation is then searched by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_reads_only_what_was_archived_since_and_moves_to_the_new_latest() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let s = Sample {
+        index: dir.path().join("index"),
+        vault: vault.clone(),
+        photo: Vec::new(),
+        dir,
+    };
+    let mut first = FakeConversation::sample(CONV, b"a".to_vec(), b"b".to_vec());
+    first.messages[0].text = FIRST_WORDS.into();
+    fake.add(first);
+    let event = |template| event_for(CONV, "MESSAGE", template);
+    archive(
+        &fake,
+        &vault,
+        event("eventbridge_customer_end__webmessaging.json"),
+    )
+    .await;
+    let o = s.index_all();
+    assert!(
+        stdout(&o).starts_with("indexed 1 new generation(s) from 1 marker(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let (ids, _, _) = s.find(&["--text", "parcel"]);
+    assert_eq!(ids, [CONV]);
+
+    let mut second = FakeConversation::sample(CONV, b"a".to_vec(), b"b".to_vec());
+    second.messages[0].text = DAMAGED.into();
+    fake.add(second);
+    archive(&fake, &vault, event("eventbridge_acw__webmessaging.json")).await;
+    let o = s.index_all();
+    assert!(
+        stdout(&o).starts_with("indexed 1 new generation(s) from 2 marker(s)")
+            && stdout(&o).contains("(1 already indexed"),
+        "only the new marker is read: {}",
+        stdout(&o)
+    );
+    let (ids, lines, _) = s.find(&["--text", "damaged"]);
+    assert_eq!(ids, [CONV]);
+    assert_eq!(
+        lines[0]["generation"],
+        s.latest_manifest(CONV).generation.as_str()
+    );
+    let (ids, _, o) = s.find(&["--text", "parcel"]);
+    assert!(ids.is_empty(), "the first generation's words: {ids:?}");
+    assert_eq!(o.status.code(), Some(1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_transcript_is_refused_at_display_even_though_it_is_indexed() {
     let s = sample_vault().await;
