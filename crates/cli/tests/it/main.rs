@@ -9,11 +9,15 @@
 
 mod azure_errors;
 mod azure_readonly;
+mod bundle;
 mod cli;
 mod export;
 mod genesys;
 mod hostile;
 mod read_only;
 mod reconcile;
+mod search;
+mod serve;
+mod tz;
 mod util;
 mod worker;
