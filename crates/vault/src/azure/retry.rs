@@ -348,7 +348,6 @@ impl HttpService for RetryingService {
         let safe = repeat_safe(&req);
         let head = req.method() == Method::HEAD;
         let mut answered = false;
-        let mut cannot_connect = false;
         let head_timeout = policy.head_timeout(req.body().content_length());
         let mut attempt: u32 = 0;
         loop {
@@ -372,11 +371,11 @@ impl HttpService for RetryingService {
             let exhausted = attempt >= policy.max_retries
                 || (deadline == Deadline::NONE
                     && started.elapsed() >= policy.max_elapsed_without_deadline);
+            let mut cannot_connect = false;
             let (status, asked) = match sent {
                 Ok(resp) => {
                     bump(&stats.answered);
                     answered = true;
-                    cannot_connect = false;
                     let status = resp.status();
                     let throttled = matches!(
                         status,
