@@ -4,6 +4,7 @@
 //! and calls the libraries. Commands live one per module.
 
 mod archive;
+mod audit;
 mod cli;
 mod dlq;
 mod export;
@@ -11,6 +12,7 @@ mod input;
 mod list;
 mod progress;
 mod reconcile;
+mod seal;
 mod show;
 mod term;
 mod verify;
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Seal(args) => seal::run(&cli.vault, args).await,
+            Command::Audit(args) => audit::run(&cli.vault, args).await,
         }
     });
     match result {
