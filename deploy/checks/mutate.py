@@ -63,6 +63,8 @@ MUTATIONS = [
     ("Bicep TLS 1.0", "TLS 1.2", BICEP, "minimumTlsVersion: 'TLS1_2'", "minimumTlsVersion: 'TLS1_0'"),
     ("Bicep firewall allow", "default deny", BICEP, "defaultAction: 'Deny'", "defaultAction: 'Allow'"),
     ("Bicep no versioning", "versioning", BICEP, "isVersioningEnabled: true", "isVersioningEnabled: false"),
+    ("ARM writer may overwrite", "writer_policy_creates_but_cannot_overwrite", ARM, "tvault-writer --permissions rcl", "tvault-writer --permissions rcwl"),
+    ("Bicep writer may delete", "writer_policy_creates_but_cannot_overwrite", BICEP, "tvault-writer --permissions rcl", "tvault-writer --permissions rcdl"),
     ("Bicep default drift", "same_parameters_and_defaults", BICEP, "param retentionYears int = 7", "param retentionYears int = 5"),
 ]
 

@@ -617,6 +617,21 @@ def test_arm_container_has_a_time_based_retention_policy_in_years(arm):
         assert arm["parameters"][name]["defaultValue"] is True
 
 
+def writer_policy_permissions(text):
+    """The permissions of the `tvault-writer` stored access policy command."""
+    found = re.findall(r"--name tvault-writer --permissions (\w+)", text)
+    assert len(found) == 1, f"one tvault-writer policy command expected, found {found}"
+    return found[0]
+
+
+@pytest.mark.parametrize("which", ["arm", "bicep"])
+def test_writer_policy_creates_but_cannot_overwrite_or_delete(which, arm, bicep):
+    # `c` writes new blobs only; `w` would let a stolen writer SAS overwrite
+    # any blob until the retention policy is locked (issue 15, item 6).
+    text = json.dumps(arm) if which == "arm" else bicep
+    assert sorted(writer_policy_permissions(text)) == sorted("rcl")
+
+
 def test_arm_checkov_skips_give_a_reason(arm):
     for r in arm["resources"]:
         for skip in r.get("metadata", {}).get("checkov", []):

@@ -13,6 +13,7 @@ mod export;
 mod genesys;
 mod hostile;
 mod ledger;
+mod ledger_azure;
 mod reconcile;
 mod util;
 mod worker;

@@ -22,6 +22,7 @@
 //! | [`audit`] | checking sealed days against the vault: chain, listed, unlisted, witness |
 
 pub mod audit;
+mod chain;
 pub mod merkle;
 pub mod seal;
 
