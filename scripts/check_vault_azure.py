@@ -6,7 +6,8 @@ It lists the container, downloads every blob, and checks:
   * every blob whose service-side Content-MD5 is set matches the MD5 of its bytes;
   * every blob carries metadata `sha256` equal to the SHA-256 of its bytes
     (index markers, empty objects, included);
-  * every conversations/*/manifest.*.json parses as transcript-vault/manifest/v1,
+  * every conversations/*/manifest.*.json parses as transcript-vault/manifest/v1
+    (its schema tag, and every required field present with its JSON type),
     and each object it lists exists with the listed sha256 and size;
   * every transcript and source object is listed by some manifest
     (nothing orphaned under conversations/ except attachments being archived).
@@ -29,6 +30,53 @@ import sys
 from azure.storage.blob import BlobServiceClient
 
 MANIFEST = re.compile(r"^conversations/([^/]+)/manifest\.([0-9a-f]{16})\.json$")
+
+# docs/vault-format.md, "Manifest": the fields every manifest has, with their
+# JSON types. Values Genesys may not give (times, topic, event id, media type)
+# may be null and are not listed; attachments also carry attachmentId.
+REQUIRED = {
+    "schema": str, "conversationId": str, "generation": str, "archivedAt": str,
+    "trigger": dict, "conversation": dict, "objects": list, "missing": list,
+}
+REQUIRED_IN = {
+    "trigger": {"kind": str},
+    "conversation": {"messageCount": int, "attachmentCount": int},
+    "objects[]": {"path": str, "role": str, "sha256": str, "size": int, "contentType": str},
+    "missing[]": {"attachmentId": str, "reason": str},
+}
+ROLES = {"transcript", "source", "attachment"}
+
+
+def schema_problems(doc):
+    """What makes `doc` not a transcript-vault/manifest/v1: each missing or
+    mistyped required field, by its path."""
+    if not isinstance(doc, dict):
+        return ["not a JSON object"]
+    out = []
+
+    def check(obj, where, fields):
+        for field, kind in fields.items():
+            if field not in obj:
+                out.append(f"missing required field {where}{field}")
+            # bool is an int to Python; no field here is a boolean.
+            elif not isinstance(obj[field], kind) or isinstance(obj[field], bool):
+                out.append(f"{where}{field} is {type(obj[field]).__name__}, not {kind.__name__}")
+
+    check(doc, "", REQUIRED)
+    for name in ("trigger", "conversation"):
+        if isinstance(doc.get(name), dict):
+            check(doc[name], f"{name}.", REQUIRED_IN[name])
+    for name in ("objects", "missing"):
+        for i, entry in enumerate(doc.get(name) if isinstance(doc.get(name), list) else []):
+            if not isinstance(entry, dict):
+                out.append(f"{name}[{i}] is not an object")
+                continue
+            check(entry, f"{name}[{i}].", REQUIRED_IN[f"{name}[]"])
+            if name == "objects" and entry.get("role") not in ROLES:
+                out.append(f"objects[{i}].role {entry.get('role')!r} is none of {sorted(ROLES)}")
+            if name == "objects" and entry.get("role") == "attachment" and "attachmentId" not in entry:
+                out.append(f"missing required field objects[{i}].attachmentId (an attachment)")
+    return out
 
 
 def main() -> int:
@@ -84,11 +132,16 @@ def main() -> int:
         except ValueError as e:
             problems.append(f"{name}: not JSON: {e}")
             continue
+        if not isinstance(doc, dict):
+            problems.append(f"{name}: not a JSON object")
+            continue
         if doc.get("schema") != "transcript-vault/manifest/v1":
             problems.append(f"{name}: schema {doc.get('schema')!r}")
+        problems.extend(f"{name}: {p}" for p in schema_problems(doc))
         if doc.get("conversationId") != m.group(1) or doc.get("generation") != m.group(2):
             problems.append(f"{name}: names conversation {doc.get('conversationId')!r} generation {doc.get('generation')!r}")
-        for entry in doc.get("objects", []):
+        objects = doc.get("objects") if isinstance(doc.get("objects"), list) else []
+        for entry in (e for e in objects if isinstance(e, dict)):
             path = entry.get("path")
             listed.add(path)
             if path not in blobs:

@@ -1,22 +1,41 @@
 #!/usr/bin/env python3
 """Prove the template checks bite: remove or break one property at a time and
-require test_templates.py to fail on each mutant.
+require the test named for it in test_templates.py to fail on each mutant.
 
-    python deploy/checks/mutate.py        (scripts/check-deploy --mutations runs it)
+    python deploy/checks/mutate.py [-j N]   (scripts/check-deploy --mutations runs it)
 
 Each mutation is a plain text replacement in a copy of one template; the
 original files are never touched. Prints one line per mutation and a closing
-'N passed, N failed' line; exits non-zero if any mutant survived (the tests
-did not notice), was caught only by an unrelated test, or a replacement no
-longer matches the template.
+'N passed, N failed' line; exits non-zero if the named tests fail on the
+original templates, or any mutant survived (the test named for it passed on
+the broken template), or no test has that name, or a replacement no longer
+matches the template.
+
+Fast enough to run in every suite: the heavy imports (pytest, cfn-lint,
+aws-sam-translator) happen once, in this process; each mutant then runs in a
+process forked from it (so test_templates.py is imported afresh with the
+mutant's path), on as many cores as there are (-j), and runs only the tests
+named for it (the SAM template is translated once per mutant, not per test).
+The first run is of those same tests on the original templates: a test that
+fails there would "catch" every mutant and prove nothing.
 """
 
+import argparse
+import contextlib
+import io
+import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Imported here, once, so every forked child starts with them loaded; each
+# would otherwise spend most of its time importing.
+import pytest
+import cfnlint.decode  # noqa: F401  (test_templates.py's parser)
+import samtranslator.parser.parser  # noqa: F401  (its `cfn` fixture)
+import samtranslator.translator.transform  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 DEPLOY = HERE.parent
@@ -69,40 +88,93 @@ MUTATIONS = [
 ]
 
 
-def run_one(python, name, expected, path, old, new, workdir):
+class Selected:
+    """A pytest plugin: keep only the tests whose id contains one of `names`,
+    and remember which of them failed."""
+
+    def __init__(self, names):
+        self.names = names
+        self.ran = []
+        self.failed = []
+
+    def pytest_collection_modifyitems(self, config, items):
+        keep = [i for i in items if any(n in i.nodeid for n in self.names)]
+        drop = [i for i in items if i not in keep]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+    def pytest_runtest_logreport(self, report):
+        test = report.nodeid.split("::")[-1]
+        if report.when == "call" or report.outcome == "failed":
+            if test not in self.ran:
+                self.ran.append(test)
+            if report.outcome == "failed" and test not in self.failed:
+                self.failed.append(test)
+
+
+def run_tests(names, env):
+    """In a fresh (forked) process: run the tests named by `names` with `env`
+    set; returns (ran, failed, pytest's output)."""
+    os.environ.update(env)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    plugin = Selected(names)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        pytest.main(
+            ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(HERE / "test_templates.py")],
+            plugins=[plugin],
+        )
+    return plugin.ran, plugin.failed, out.getvalue()
+
+
+def run_one(job):
+    name, expected, path, old, new, workdir = job
     text = path.read_text()
     if text.count(old) < 1:
-        return "stale", f"text to replace not found in {path.name}"
-    mutant = workdir / path.name
+        return name, "stale", f"text to replace not found in {path.name}"
+    mutant = Path(workdir) / path.name
     mutant.write_text(text.replace(old, new, 1))
-    env = dict(os.environ, **{ENV_OF[path]: str(mutant)})
-    env.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
-    proc = subprocess.run(
-        [python, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", str(HERE / "test_templates.py")],
-        env=env, capture_output=True, text=True,
-    )
-    if proc.returncode == 0:
-        return "survived", "the tests passed on the broken template"
-    failed = [l.split("::")[-1].split(" - ")[0] for l in proc.stdout.splitlines() if l.startswith(("FAILED", "ERROR"))]
-    if not any(expected in f for f in failed):
-        return "wrong", f"expected a failure of *{expected}*, got {failed or proc.stdout[-300:]}"
-    return "caught", ", ".join(failed)
+    ran, failed, output = run_tests([expected], {ENV_OF[path]: str(mutant)})
+    if not ran:
+        return name, "stale", f"no test named *{expected}*: {output[-300:]}"
+    if not failed:
+        return name, "survived", f"{', '.join(ran)} passed on the broken template"
+    return name, "caught", ", ".join(failed)
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                    help="mutants run at once (default: the number of cores)")
+    args = ap.parse_args()
     start = time.monotonic()
+    # Forked children share the imports above; each task gets a new child
+    # (maxtasksperchild=1) so test_templates.py reads its mutant's path.
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        ran, failed, output = pool.apply(run_tests, ([m[1] for m in MUTATIONS], {}))
+    if failed or not ran:
+        print(output[-2000:])
+        print(f"mutations: the named tests must pass on the original templates; failed: {failed}")
+        print("0 passed, 1 failed")
+        return 1
+    print(f"  original  {len(ran)} named tests pass on the unchanged templates")
     caught = bad = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name, expected, path, old, new in MUTATIONS:
-            workdir = Path(tmp) / str(caught + bad)
+        jobs = []
+        for i, (name, expected, path, old, new) in enumerate(MUTATIONS):
+            workdir = Path(tmp) / str(i)
             workdir.mkdir()
-            verdict, detail = run_one(sys.executable, name, expected, path, old, new, workdir)
-            print(f"  {verdict:8} {name}: {detail}")
-            if verdict == "caught":
-                caught += 1
-            else:
-                bad += 1
-    print(f"mutations: {time.monotonic() - start:.1f}s")
+            jobs.append((name, expected, path, old, new, str(workdir)))
+        with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
+            for name, verdict, detail in pool.imap(run_one, jobs):
+                print(f"  {verdict:8} {name}: {detail}", flush=True)
+                if verdict == "caught":
+                    caught += 1
+                else:
+                    bad += 1
+    print(f"mutations: {time.monotonic() - start:.1f}s ({args.jobs} at once)")
     print(f"{caught} passed, {bad} failed")
     return 1 if bad else 0
 

@@ -30,14 +30,5 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Render an SDK error with its whole chain of causes (the SDK's `Display`
-/// alone says only "service error").
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+/// alone says only "service error"): core's one error-chain helper.
+pub use tvault_core::text::error_chain as error_text;

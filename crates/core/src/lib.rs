@@ -14,6 +14,7 @@
 //! | [`hash`] | SHA-256 helpers |
 //! | [`ports`] | the [`ports::Vault`] and [`ports::ConversationSource`] traits, deadlines, the clock |
 //! | [`archive`] | the [`archive::Archiver`]: one event in, one committed generation out |
+//! | [`backoff`] | the retry vocabulary: jittered backoff, `Retry-After`, whether a wait fits the deadline |
 //! | [`outcome`] | how a record ends: outcomes, errors and their classification |
 //! | [`days`] | inclusive ranges of UTC days (`--from`/`--to`) |
 //! | [`reconcile`] | expected conversations against the vault, per day |
@@ -21,6 +22,7 @@
 //! | [`read`] | reading generations back, checked against their manifests |
 //! | [`requeue`] | how long a failed queued record stays hidden ([`requeue::RequeuePolicy`]) |
 //! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
+//! | [`text`] | percent-encoding for URLs, an error with its causes for messages |
 //!
 //! ```
 //! use tvault_core::event::{classify, Classified};
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod archive;
+pub mod backoff;
 pub mod days;
 pub mod event;
 pub mod hash;
@@ -44,6 +47,7 @@ pub mod read;
 pub mod reconcile;
 pub mod requeue;
 pub mod secret;
+pub mod text;
 pub mod transcript;
 
 pub use archive::Archiver;

@@ -168,12 +168,117 @@ mod tests {
         );
     }
 
+    /// A manifest as the archive writes it: one object of each role, one missing attachment.
+    fn written() -> serde_json::Value {
+        let entry = |path: &str, role| ObjectEntry {
+            path: path.into(),
+            role,
+            sha256: "ab".repeat(32),
+            size: 3,
+            content_type: "application/json".into(),
+            attachment_id: None,
+            source_url: None,
+        };
+        let mut attachment = entry("conversations/c/attachments/a/x.jpg", Role::Attachment);
+        attachment.attachment_id = Some(AttachmentId::new("a").unwrap());
+        attachment.source_url =
+            Some("https://api-downloads.mypurecloud.ie/api/v2/downloads/d".into());
+        let m = Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            conversation_id: ConversationId::new("c").unwrap(),
+            generation: "0123456789abcdef".into(),
+            archived_at: "2026-09-20T09:32:01.417Z".into(),
+            trigger: Trigger {
+                kind: TriggerKind::Lifecycle,
+                topic: Some("v2.detail.events.conversation.c.customer.end".into()),
+                event_id: Some("e".into()),
+            },
+            conversation: ConversationSummary {
+                start_time: None,
+                end_time: None,
+                media_type: Some("MESSAGE".into()),
+                message_count: 5,
+                attachment_count: 2,
+            },
+            objects: vec![
+                entry(
+                    "conversations/c/transcript.0123456789abcdef.json",
+                    Role::Transcript,
+                ),
+                entry(
+                    "conversations/c/source/event.0123456789abcdef.json",
+                    Role::Source,
+                ),
+                attachment,
+            ],
+            missing: vec![Missing {
+                attachment_id: AttachmentId::new("b").unwrap(),
+                reason: "gone".into(),
+            }],
+        };
+        serde_json::from_slice(&m.to_bytes()).unwrap()
+    }
+
+    fn parse(v: &serde_json::Value) -> Result<Manifest, String> {
+        Manifest::from_slice(v.to_string().as_bytes())
+    }
+
     #[test]
     fn manifest_with_other_schema_is_refused() {
-        let err = Manifest::from_slice(br#"{"schema":"x"}"#).unwrap_err();
-        assert!(
-            err.contains("missing field") || err.contains("unknown schema"),
-            "{err}"
+        // Complete in every other field, so only the schema tag can refuse it.
+        let mut v = written();
+        assert!(parse(&v).is_ok());
+        v["schema"] = "transcript-vault/manifest/v2".into();
+        assert_eq!(
+            parse(&v).unwrap_err(),
+            r#"unknown schema "transcript-vault/manifest/v2""#
         );
+    }
+
+    #[test]
+    fn a_manifest_missing_any_required_field_is_refused_naming_it() {
+        // docs/vault-format.md, "Manifest": every field shown is always
+        // written; only values Genesys may not give (times, topic, event id,
+        // media type) may be null, and `sourceUrl`/`attachmentId` belong to
+        // attachments.
+        let required: [(&[&str], &str); 18] = [
+            (&[], "schema"),
+            (&[], "conversationId"),
+            (&[], "generation"),
+            (&[], "archivedAt"),
+            (&[], "trigger"),
+            (&[], "conversation"),
+            (&[], "objects"),
+            (&[], "missing"),
+            (&["trigger"], "kind"),
+            (&["conversation"], "messageCount"),
+            (&["conversation"], "attachmentCount"),
+            (&["objects", "0"], "path"),
+            (&["objects", "0"], "role"),
+            (&["objects", "0"], "sha256"),
+            (&["objects", "0"], "size"),
+            (&["objects", "0"], "contentType"),
+            (&["missing", "0"], "attachmentId"),
+            (&["missing", "0"], "reason"),
+        ];
+        for (parent, field) in required {
+            let mut v = written();
+            let mut at = &mut v;
+            for p in parent {
+                at = match p.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*p],
+                };
+            }
+            assert!(
+                at.as_object_mut().unwrap().remove(field).is_some(),
+                "{parent:?}.{field} is in a written manifest"
+            );
+            let err = parse(&v).expect_err(field);
+            assert!(
+                err.contains(&format!("missing field `{field}`")),
+                "{parent:?}.{field}: {err}"
+            );
+        }
     }
 }

@@ -32,6 +32,7 @@ use tvault_core::days::{DayRange, day_of};
 use tvault_core::id::check_id;
 use tvault_core::ports::{Deadline, SourceError};
 use tvault_core::reconcile::ExpectedConversation;
+use tvault_core::text::percent_encode;
 use tvault_core::transcript::{fmt_time, parse_time};
 
 use crate::client::Client;
@@ -297,7 +298,8 @@ impl Lister<'_> {
             let mut path = format!("{JOBS_PATH}/{job_id}/results?pageSize={RESULTS_PAGE_SIZE}");
             if let Some(c) = &cursor {
                 path.push_str("&cursor=");
-                path.push_str(&url_encode(c));
+                // Cursors are base64: `+`, `/` and `=` must be encoded.
+                path.push_str(&percent_encode(c));
             }
             let (_, resp) = self.client.get_json(what, &path, Deadline::NONE).await?;
             self.pages += 1;
@@ -493,19 +495,6 @@ fn is_digital(row: &AnalyticsConversation) -> bool {
     media.peek().is_none() || media.any(|m| LISTED_MEDIA.iter().any(|l| m.eq_ignore_ascii_case(l)))
 }
 
-/// Percent-encode a query value (cursors are base64: `+`, `/`, `=`).
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,8 +600,8 @@ mod tests {
 
     #[test]
     fn cursors_are_url_encoded() {
-        assert_eq!(url_encode("+/ab=="), "%2B%2Fab%3D%3D");
-        assert_eq!(url_encode("eyJwYWdlIjoyfQ"), "eyJwYWdlIjoyfQ");
+        assert_eq!(percent_encode("+/ab=="), "%2B%2Fab%3D%3D");
+        assert_eq!(percent_encode("eyJwYWdlIjoyfQ"), "eyJwYWdlIjoyfQ");
     }
 
     #[test]

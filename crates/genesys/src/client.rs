@@ -15,8 +15,10 @@ use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Response, StatusCode};
 use tracing::{debug, warn};
+use tvault_core::backoff::{self, Backoff, RetryAfterForms};
 use tvault_core::manifest::strip_query;
 use tvault_core::ports::{Deadline, SourceError};
+use tvault_core::text::error_chain;
 
 use crate::auth::{AccessToken, Issued, TokenCache, parse_token_response};
 use crate::config::{Config, ConfigError, Endpoints, Secret};
@@ -279,7 +281,7 @@ impl Client {
                 Err(e) => {
                     // `without_url`: a signed URL's query string is a credential.
                     let redirect = e.is_redirect();
-                    let reason = format!("{}: {}", shown_url, causes(e.without_url()));
+                    let reason = format!("{}: {}", shown_url, error_chain(&e.without_url()));
                     if redirect {
                         // Refused by the redirect policy: trying again changes nothing.
                         warn!(what = call.what, error = %reason, "Genesys request not followed");
@@ -312,7 +314,7 @@ impl Client {
             let headers = resp.headers().clone();
             let correlation_id = header_str(&headers, H_CORRELATION).unwrap_or_default();
             let code = error_code(resp).await;
-            let retry_after = retry_after(&headers);
+            let retry_after = requested_wait(&headers);
             if is_retryable(status) {
                 let wait = match (status, retry_after) {
                     (_, Some(ra)) => ra,
@@ -379,41 +381,28 @@ fn is_retryable(status: StatusCode) -> bool {
 
 /// Whether waiting `wait` now is allowed: not past the deadline, not a quota breach.
 fn fits(deadline: Deadline, wait: Duration, tuning: &Tuning) -> bool {
-    wait <= tuning.max_retry_after && deadline.allows(tokio::time::Instant::now().into_std(), wait)
+    let now = tokio::time::Instant::now().into_std();
+    backoff::fits(deadline, now, wait, tuning.max_retry_after)
 }
 
-/// Exponential backoff from `backoff_base`, capped, with full jitter on the upper half.
+/// Exponential backoff from `backoff_base` before try `attempt` (1-based:
+/// the wait after the first try is core's retry 0), capped, jittered.
 fn backoff(t: &Tuning, attempt: u32) -> Duration {
-    let exp = t
-        .backoff_base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(t.backoff_max);
-    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
-}
-
-/// `Retry-After` in integer seconds, as Genesys sends it. Anything else (a
-/// fraction, a sign, `1e30`, a number past `u64`, an HTTP date) is treated
-/// as absent; a huge integer is kept and, being over `max_retry_after`, goes
-/// back to the queue, which caps it.
-fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    header_str(h, RETRY_AFTER.as_str())?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// An error's text followed by its causes' (reqwest's own text is generic:
-/// "error following redirect"; the cause says which rule refused it).
-pub(crate) fn causes(e: impl std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        msg.push_str(": ");
-        msg.push_str(&c.to_string());
-        cause = c.source();
+    Backoff {
+        initial: t.backoff_base,
+        max: t.backoff_max,
     }
-    msg
+    .delay(attempt.saturating_sub(1))
+}
+
+/// `Retry-After` in integer seconds, as Genesys sends it
+/// ([`RetryAfterForms::WholeSeconds`]). Anything else (a fraction, a sign,
+/// `1e30`, a number past `u64`, an HTTP date) is treated as absent; a huge
+/// integer is kept and, being over `max_retry_after`, goes back to the
+/// queue, which caps it.
+fn requested_wait(h: &HeaderMap) -> Option<Duration> {
+    let value = header_str(h, RETRY_AFTER.as_str())?;
+    backoff::retry_after(value, chrono::Utc::now(), RetryAfterForms::WholeSeconds)
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

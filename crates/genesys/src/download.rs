@@ -28,9 +28,10 @@ use tracing::info;
 use tvault_core::id::check_id;
 use tvault_core::manifest::strip_query;
 use tvault_core::ports::{ByteStream, Deadline, SourceError};
+use tvault_core::text::error_chain;
 use tvault_core::transcript::AttachmentRef;
 
-use crate::client::{Auth, Call, Client, Failure, causes};
+use crate::client::{Auth, Call, Client, Failure};
 use crate::config::Endpoints;
 use crate::hosts;
 use crate::models::UrlResponse;
@@ -176,7 +177,7 @@ fn stream(resp: Response) -> ByteStream {
     resp.bytes_stream()
         // reqwest's own text is generic ("error decoding response body");
         // hyper's cause says what happened (a body cut short, say).
-        .map_err(|e| std::io::Error::other(causes(e.without_url())))
+        .map_err(|e| std::io::Error::other(error_chain(&e.without_url())))
         .boxed()
 }
 

@@ -265,8 +265,15 @@ async fn a_rejected_credential_rereads_the_rotated_secret_and_work_continues() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let failed = poll_once(&rt, &q, 1).await.unwrap();
+    // The failed record is visible again once its 1 s visibility lapses.
+    let end = Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        if let Some(failed) = poll_once(&rt, &q, 1).await {
+            break failed;
+        }
+        assert!(Instant::now() < end, "the failed record never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         failed.is_empty(),
         "archived with the rotated secret: {failed:?}"
@@ -300,7 +307,9 @@ async fn a_not_ready_record_is_hidden_longer_than_the_queue_default() {
     assert_eq!(failed.len(), 1, "202: not ready");
     // The queue's own visibility is 1 s; the function hid the record for the
     // not-ready delay (60 s on the first receive, doubling after; see
-    // tvault_core::retry), so two seconds later it is still in flight.
+    // tvault_core::retry), so two seconds later it is still in flight. The
+    // wait is the behaviour under test: "still hidden after the queue's own
+    // visibility has lapsed", which only time can show.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         q.source.depth().await.unwrap(),
@@ -483,6 +492,8 @@ async fn an_azure_retry_after_of_1e30_fails_its_record_as_transient_not_the_batc
     assert_eq!(proxy.counts().throttled_429, 1);
     // Transient: hidden for the router's transient delay (10 s), longer than
     // the queue's own 2 s; a crashed (panicked) record would be visible again.
+    // The wait is the behaviour under test: still hidden once the queue's
+    // 2 s have lapsed, which only time can show.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(q.source.depth().await.unwrap(), (0, 1));
     // The queue's next try archives it.

@@ -45,7 +45,7 @@ async fn main() {
         ))
         .build()
         .expect("settings");
-    let vault = tvault_vault::azure::open(settings).expect("vault");
+    let vault = tvault_vault::location::open_azure_settings(settings).expect("vault");
     vault
         .azure()
         .unwrap()

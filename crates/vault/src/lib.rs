@@ -8,8 +8,10 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`location`] | parsing `--vault` / `TVAULT_VAULT` into a backend |
-//! | [`store`] | [`ObjectVault`], the port implementation |
+//! | [`location`] | parsing `--vault` / `TVAULT_VAULT` and opening the backend it names |
+//! | [`store`] | [`ObjectVault`], the port implementation, backend-blind |
+//! | [`writer`] | the write-once seam: [`CreateOnlyWriter`], the trait every backend's writes go through |
+//! | [`staged`] | the local-disk and in-memory writer (stage, then rename create-only) |
 //! | [`azure`] | the Azure Blob backend: configuration, create-only block writes, retries |
 //!
 //! ```no_run
@@ -21,7 +23,10 @@
 
 pub mod azure;
 pub mod location;
+pub mod staged;
 pub mod store;
+pub mod writer;
 
 pub use location::{Location, LocationError, open, open_azure};
 pub use store::ObjectVault;
+pub use writer::CreateOnlyWriter;

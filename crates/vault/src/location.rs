@@ -1,5 +1,7 @@
 //! Where the vault is: a local directory (the default, `./vault`),
-//! `memory://` (tests and demos), or an Azure container.
+//! `memory://` (tests and demos), or an Azure container; and opening it. This
+//! is the one module that knows every backend: it pairs each one's reading
+//! store with its create-only writer, so [`ObjectVault`] never names one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,8 +9,10 @@ use std::sync::Arc;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
-use crate::azure::AzureConfig;
-use crate::store::{Backend, ObjectVault};
+use crate::azure::retry::StatsSnapshot;
+use crate::azure::{AzureConfig, AzureSettings, AzureWriter, OpenError};
+use crate::staged::StagedWriter;
+use crate::store::ObjectVault;
 
 /// A parsed vault location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +73,11 @@ impl Location {
 /// their credentials from the environment (see [`crate::azure::config`]).
 pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
     match Location::parse(location)? {
-        Location::Memory => Ok(Arc::new(ObjectVault::new(
-            Arc::new(InMemory::new()),
-            Backend::Memory,
-        ))),
+        Location::Memory => {
+            let store = Arc::new(InMemory::new());
+            let writer = StagedWriter::memory(store.clone());
+            Ok(Arc::new(ObjectVault::new(store, Arc::new(writer))))
+        }
         Location::Local(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| LocationError::Unusable {
                 location: location.to_string(),
@@ -83,7 +88,9 @@ pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
                     location: location.to_string(),
                     message: e.to_string(),
                 })?;
-            Ok(Arc::new(ObjectVault::new(Arc::new(fs), Backend::Local)))
+            let store = Arc::new(fs);
+            let writer = StagedWriter::local(store.clone());
+            Ok(Arc::new(ObjectVault::new(store, Arc::new(writer))))
         }
         Location::Azure(url) => open_azure(AzureConfig::from_env(url)),
     }
@@ -98,8 +105,44 @@ pub fn open_azure(config: AzureConfig) -> Result<Arc<ObjectVault>, LocationError
         message,
     };
     let settings = config.build().map_err(|e| unusable(e.to_string()))?;
-    let vault = crate::azure::open(settings).map_err(|e| unusable(e.to_string()))?;
+    let vault = open_azure_settings(settings).map_err(|e| unusable(e.to_string()))?;
     Ok(Arc::new(vault))
+}
+
+/// Open the Azure vault described by validated `settings`.
+pub fn open_azure_settings(settings: AzureSettings) -> Result<ObjectVault, OpenError> {
+    Ok(azure_vault(crate::azure::open(settings)?))
+}
+
+/// [`open_azure_settings`] with another block size (tests use small blocks
+/// to exercise staging).
+pub fn open_azure_with_blocks(
+    settings: AzureSettings,
+    block_size: usize,
+    blocks_in_flight: usize,
+) -> Result<ObjectVault, OpenError> {
+    let writer = crate::azure::open_with_blocks(settings, block_size, blocks_in_flight)?;
+    Ok(azure_vault(writer))
+}
+
+/// Reads through object_store's client, writes through the Azure writer;
+/// both share one retrying HTTP stack.
+fn azure_vault(writer: AzureWriter) -> ObjectVault {
+    ObjectVault::new(writer.reader(), Arc::new(writer))
+}
+
+/// The Azure extras of a vault, here with the code that opens backends
+/// rather than in `store.rs`, which knows none.
+impl ObjectVault {
+    /// The Azure writer (settings, counters, container setup), if this is an Azure vault.
+    pub fn azure(&self) -> Option<&AzureWriter> {
+        self.writer_as::<AzureWriter>()
+    }
+
+    /// Retry and throttling counters of an Azure vault.
+    pub fn azure_stats(&self) -> Option<StatsSnapshot> {
+        self.azure().map(AzureWriter::stats)
+    }
 }
 
 #[cfg(test)]

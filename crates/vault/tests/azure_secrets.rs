@@ -133,7 +133,7 @@ async fn credentials_never_reach_logs_errors_or_debug_output() {
             .with_connection_string(cs.clone())
             .with_retry(quick());
         seen.push_str(&format!("{cfg:?}\n"));
-        let vault = tvault_vault::azure::open(cfg.build().unwrap()).unwrap();
+        let vault = tvault_vault::location::open_azure_settings(cfg.build().unwrap()).unwrap();
         seen.push_str(&exercise(&vault).await);
         assert!(seen.contains("refused the credential"), "{seen}");
 
@@ -145,7 +145,7 @@ async fn credentials_never_reach_logs_errors_or_debug_output() {
             .with_var("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
             .with_retry(quick());
         seen.push_str(&format!("{cfg:?}\n"));
-        let vault = tvault_vault::azure::open(cfg.build().unwrap()).unwrap();
+        let vault = tvault_vault::location::open_azure_settings(cfg.build().unwrap()).unwrap();
         seen.push_str(&exercise(&vault).await);
     }
 
@@ -155,7 +155,7 @@ async fn credentials_never_reach_logs_errors_or_debug_output() {
             "AccountName=devstoreaccount1;AccountKey={WRONG_KEY};BlobEndpoint=http://127.0.0.1:9/devstoreaccount1"
         ))
         .with_retry(quick());
-    let vault = tvault_vault::azure::open(cfg.build().unwrap()).unwrap();
+    let vault = tvault_vault::location::open_azure_settings(cfg.build().unwrap()).unwrap();
     seen.push_str(&exercise(&vault).await);
 
     let logged = String::from_utf8_lossy(&log.lock().unwrap()).to_string();

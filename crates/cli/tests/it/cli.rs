@@ -80,7 +80,18 @@ fn show_prints_the_latest_generation_and_json_prints_the_stored_bytes() {
         std::fs::write(&f, doc).unwrap();
         let o = tvault(&vault, &["archive", f.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        // The two generations must differ in `archivedAt` (milliseconds):
+        // wait for the clock to pass the first one's, not a fixed time.
+        let ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        };
+        let after = ms() + 1;
+        while ms() <= after {
+            std::thread::yield_now();
+        }
     }
     let manifests = listing(&vault)
         .into_iter()

@@ -1,15 +1,30 @@
 //! `tvault worker` against moto SQS, the fake Genesys API and Azurite: a
-//! mixed queue drains completely, and a worker killed with SIGKILL while it
-//! holds messages loses and duplicates nothing.
+//! mixed queue drains completely, a worker killed with SIGKILL while it
+//! holds messages loses and duplicates nothing, SIGTERM releases what is in
+//! flight at once, and the heartbeat keeps a slow archive's message hidden.
 
 use std::time::{Duration, Instant};
 
-use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys};
+use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys, Route};
 use tvault_testkit::panic::transcript_event;
 use tvault_testkit::pipeline::{self, Queues};
 use tvault_testkit::proxy::{FaultPlan, Proxy};
 
 fn worker(
+    endpoint: &str,
+    fake: &FakeGenesys,
+    q: &Queues,
+    vault: &str,
+    cs: &str,
+    extra: &[&str],
+) -> tokio::process::Command {
+    worker_at(3, endpoint, fake, q, vault, cs, extra)
+}
+
+/// `tvault worker` with `--visibility secs`; `cs` empty for a vault that is
+/// not Azure.
+fn worker_at(
+    visibility: u32,
     endpoint: &str,
     fake: &FakeGenesys,
     q: &Queues,
@@ -25,7 +40,7 @@ fn worker(
         "--queue-url",
         q.source.url(),
         "--visibility",
-        "3",
+        &visibility.to_string(),
         "--concurrency",
         "8",
     ])
@@ -34,9 +49,11 @@ fn worker(
     .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
     .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
     .env("GENESYSCLOUD_REGION", fake.base_url())
-    .env("AZURE_STORAGE_CONNECTION_STRING", cs)
     .env("RUST_LOG", "error")
     .kill_on_drop(true);
+    if !cs.is_empty() {
+        cmd.env("AZURE_STORAGE_CONNECTION_STRING", cs);
+    }
     for (k, v) in pipeline::aws_env(endpoint) {
         cmd.env(k, v);
     }
@@ -63,7 +80,21 @@ async fn drain(endpoint: &str, fake: &FakeGenesys, q: &Queues, vault: &str, cs: 
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Failed records come back after their requeue delay: start the
+        // next worker once one is visible (or the queue is empty), not on a
+        // fixed beat.
+        loop {
+            let (visible, in_flight) = q.source.depth().await.unwrap();
+            if visible > 0 || (visible, in_flight) == (0, 0) {
+                break;
+            }
+            assert!(
+                Instant::now() < end,
+                "the queue did not drain: {:?}",
+                (visible, in_flight)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -241,8 +272,21 @@ async fn an_azure_retry_after_of_1e30_fails_one_message_not_the_worker() {
     }
 }
 
+/// Poll `cond` every 50 ms until it holds; fail with `what` after `limit`.
+async fn wait_until<F, Fut>(limit: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + limit;
+    while !cond().await {
+        assert!(Instant::now() < end, "{what} (waited {limit:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_receiving_and_exits_zero() {
+async fn sigterm_releases_the_message_in_flight_at_once_and_exits_zero() {
     let Some((endpoint, config)) = pipeline::moto().await else {
         return;
     };
@@ -250,12 +294,25 @@ async fn sigterm_stops_receiving_and_exits_zero() {
         return;
     };
     let fake = FakeGenesys::start().await.unwrap();
+    let conv = "sigterm-8d3f4c1e";
+    fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
+    // Genesys does not answer: the archive stays in flight until SIGTERM.
+    let hold = fake.hold(Route::Recordings);
     let q = pipeline::queues(&config, 5, 3).await;
-    let child = worker(&endpoint, &fake, &q, &vault_url, &cs, &["--grace", "1"])
+    q.source.send(&pipeline::customer_end(conv)).await.unwrap();
+    // A visibility of 60 s: a message not released would stay hidden that long.
+    let child = worker_at(60, &endpoint, &fake, &q, &vault_url, &cs, &["--grace", "1"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_until(
+        Duration::from_secs(30),
+        "the worker took the message",
+        || async { hold.waiting() == 1 },
+    )
+    .await;
+    assert_eq!(q.source.depth().await.unwrap(), (0, 1), "in flight");
+
     let pid = child.id().unwrap().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -267,11 +324,81 @@ async fn sigterm_stops_receiving_and_exits_zero() {
         .expect("exits promptly")
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("worker stopped: archived 0,"), "{stdout}");
+    // Released: visible again at once (moto makes a message released with
+    // visibility 0 receivable the next millisecond), not in 60 s.
+    wait_until(
+        Duration::from_secs(2),
+        "the message was not released",
+        || async { q.source.depth().await.unwrap() == (1, 0) },
+    )
+    .await;
+    assert_eq!(hold.waiting(), 1, "it was still unanswered when released");
+    drop(hold);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_keeps_an_archive_longer_than_the_visibility_hidden_and_received_once() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let conv = "heartbeat-8d3f4c1e";
+    fake.add(FakeConversation::sample(conv, b"p".to_vec(), b"i".to_vec()));
+    let hold = fake.hold(Route::Recordings);
+    let q = pipeline::queues(&config, 5, 2).await;
+    q.source.send(&pipeline::customer_end(conv)).await.unwrap();
+    // A local vault: Azure writes are refused past the record's deadline (3/4
+    // of the visibility), which this archive outlasts on purpose.
+    let dir = tempfile::tempdir().unwrap();
+    let child = worker_at(
+        2,
+        &endpoint,
+        &fake,
+        &q,
+        dir.path().to_str().unwrap(),
+        "",
+        &["--until-empty"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the worker took the message",
+        || async { hold.waiting() == 1 },
+    )
+    .await;
+    // Three visibility timeouts with Genesys silent. Without the heartbeat
+    // the message is visible again after 2 s and the worker, which keeps
+    // receiving, takes it a second time. The waiting is the behaviour under
+    // test, so it is a fixed span, checked all along.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        assert_eq!(
+            q.source.depth().await.unwrap(),
+            (0, 1),
+            "the message must stay hidden while its archive runs"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(hold.waiting(), 1);
+    assert_eq!(fake.count(Route::Recordings), 1, "received once");
+    hold.release();
+
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the worker finishes the queue")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("worker stopped"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        stdout.contains("worker stopped: archived 1, already in vault 0,"),
+        "{stdout}"
     );
+    assert_eq!(fake.count(Route::Recordings), 1, "received once");
+    assert_eq!(q.source.depth().await.unwrap(), (0, 0), "deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,7 +34,8 @@ async fn client_secret_and_tokens_never_appear_in_logs_even_for_failing_calls() 
 
     let fake = FakeGenesys::start().await.unwrap();
     fake.add(sample(CONV));
-    // A run through every failure path: 429, 5xx, a revoked token, an expired signed URL, a 404.
+    // A run through every failure path: 429, 5xx, a token that stops
+    // working, an expired signed URL, a 404 from the downloads API.
     fake.script(
         Route::Recordings,
         [
@@ -53,6 +54,14 @@ async fn client_secret_and_tokens_never_appear_in_logs_even_for_failing_calls() 
         .archive_raw(&customer_end(CONV), Deadline::NONE)
         .await;
     tracing::info!(outcome = ?out, "first run");
+    // The 404 on its own run: scripted above, the 403's fresh URL would take it.
+    let s404 = setup(source(&fake));
+    fake.script(Route::DownloadUrl, [Fault::Status(404)]);
+    let out404 = s404
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await;
+    tracing::info!(outcome = ?out404, "run with a 404");
     // And a refused secret, with its error logged the way a caller would.
     let bad = setup(source_with(
         &fake,
@@ -67,12 +76,66 @@ async fn client_secret_and_tokens_never_appear_in_logs_even_for_failing_calls() 
     tracing::error!(error = %err, debug = ?err, "second run");
     tracing::info!(source = ?source(&fake), "the source's Debug");
 
+    // Every path was taken: the fake answered each failure on its route...
+    let answered: Vec<(Route, u16)> = fake
+        .requests()
+        .into_iter()
+        .map(|(route, _, status)| (route, status))
+        .collect();
+    for (route, status, path) in [
+        (Route::Recordings, 429, "throttled"),
+        (Route::Recordings, 503, "server error"),
+        (Route::Signed, 403, "expired signed URL"),
+        (Route::DownloadUrl, 404, "unknown download"),
+        (Route::Token, 401, "refused secret"),
+    ] {
+        assert!(
+            answered.contains(&(route, status)),
+            "the {path} path was not taken ({route:?} never answered {status}): {answered:?}"
+        );
+    }
+    // ...the lapsed token was refused on an API route and a new one issued...
+    assert!(
+        answered
+            .iter()
+            .any(|&(r, s)| s == 401 && !matches!(r, Route::Token)),
+        "no API call was refused for its token: {answered:?}"
+    );
+    let issued_ok = answered
+        .iter()
+        .filter(|&&(r, s)| r == Route::Token && s == 200)
+        .count();
+    assert!(issued_ok >= 3, "tokens renewed: {answered:?}");
+    // ...each run ended the way that path ends: the 403 got a fresh URL and
+    // the first run archived; the 404 made an attachment missing; the wrong
+    // secret failed the record.
+    assert!(
+        matches!(out, Ok(tvault_core::Outcome::Archived(ref a)) if a.missing.is_empty()),
+        "{out:?}"
+    );
+    assert!(
+        matches!(out404, Ok(tvault_core::Outcome::Archived(ref a)) if a.missing.len() == 1),
+        "{out404:?}"
+    );
+    assert_eq!(
+        err.class(),
+        tvault_core::ErrorClass::Permanent,
+        "a refused secret: {err}"
+    );
+
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(
         text.contains("fake-corr-"),
         "correlation ids are logged on failures:\n{text}"
     );
     assert!(text.contains("Genesys request failed"), "{text}");
+    // ...and logged, each with its status.
+    for status in [429, 503, 403, 404, 401] {
+        assert!(
+            text.contains(&format!("status={status}")),
+            "no log line for the {status}:\n{text}"
+        );
+    }
     assert!(!text.contains(CLIENT_SECRET), "secret in logs:\n{text}");
     let basic = basic(&format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     assert!(!text.contains(&basic), "basic credentials in logs");

@@ -9,6 +9,7 @@ mod analytics;
 mod archive;
 mod chat;
 mod concurrency;
+mod fake;
 mod faults;
 mod limits;
 mod logs;

@@ -10,10 +10,12 @@
 //! | module | role |
 //! |---|---|
 //! | [`model`] | what a test registers: conversations, messages, attachments, faults |
-//! | `server` | the hyper server and its routes |
+//! | `server` | the hyper server and its answers |
+//! | `routes` | which route a request is |
 //! | `ratelimit` | the per-token one-minute window and its `inin-ratelimit-*` headers |
 //! | `analytics` | the analytics listing routes (details query, jobs, availability) |
 //! | `shapes` | the JSON bodies, in the fixtures' shapes |
+//! | `refusals` | what Genesys refuses and the fake refuses too, with sources; held routes |
 //!
 //! Rate limits: with [`FakeGenesys::set_rate_limit_allowed`], each access
 //! token gets a one-minute window of that many requests, stated in
@@ -23,13 +25,22 @@
 //!
 //! A second listener ([`FakeGenesys::other_base_url`]) serves the same routes
 //! and state under another origin: "another host" for redirects and
-//! third-party URLs.
+//! third-party URLs. The signed URLs the downloads API hands out point there,
+//! and only there: the API listener answers 404 for them, as Genesys's API
+//! host serves no signed URL (they are on a storage host).
+//!
+//! What the fake refuses because Genesys does (`issueRedirect=false`,
+//! `formatId=NONE`, the bulk and analytics limits, the rate-limit window), and
+//! where each limit comes from, is listed in `refusals`.
+//!
+//! [`FakeGenesys::hold`] keeps a route's requests unanswered until the test
+//! lets them go: an archive "in flight" for as long as a test needs.
 //!
 //! Served routes (one host, as `GENESYSCLOUD_REGION=http://127.0.0.1:PORT` expects):
 //! `POST /oauth/token`, `GET /api/v2/conversations/{id}/recordings`,
 //! `GET /api/v2/conversations/messages/{id}`, `POST .../messages/bulk`,
 //! `GET .../messages/{messageId}` (404 for a legacy chat, as Genesys answers), `GET /api/v2/downloads/{downloadId}`,
-//! `GET /signed/{downloadId}` (the signed URL), `GET /cdn/{downloadId}` (a third-party host),
+//! `GET /signed/{downloadId}` (the signed URL, on the other listener only), `GET /cdn/{downloadId}` (a third-party host),
 //! and for listings `POST /api/v2/analytics/conversations/details/query`,
 //! `POST .../details/jobs`, `GET .../details/jobs/{jobId}`,
 //! `GET .../details/jobs/{jobId}/results` and `GET .../details/jobs/availability`
@@ -42,6 +53,8 @@
 mod analytics;
 pub mod model;
 mod ratelimit;
+mod refusals;
+mod routes;
 mod server;
 mod shapes;
 
@@ -53,6 +66,7 @@ pub use model::{
     Body, CHAT_AGENT_COMMUNICATION, CHAT_AGENT_USER, CHAT_CUSTOMER_COMMUNICATION, FakeAttachment,
     FakeConversation, FakeMessage, Fault, Media, Route, Sha, generated_sha256,
 };
+pub use refusals::Hold;
 
 /// The OAuth client id the fake accepts.
 pub const CLIENT_ID: &str = "fake-client-id";
@@ -81,6 +95,10 @@ pub(crate) struct State {
     pub correlation: u64,
     pub credentials_on_anonymous: u64,
     pub analytics: analytics::Analytics,
+    /// Held routes: their requests wait until the receiver says `true`.
+    pub holds: HashMap<Route, tokio::sync::watch::Receiver<bool>>,
+    /// Requests waiting at a hold now, per route.
+    pub waiting: HashMap<Route, u64>,
 }
 
 /// A running fake. Dropping it stops the server.
@@ -111,11 +129,25 @@ impl FakeGenesys {
             token_expires_in: "86399".into(),
             ..State::default()
         }));
-        // Both listeners write the primary base into the URLs they hand out.
-        let base = format!("http://{addr}");
+        // Both listeners write the API base into the URLs they hand out,
+        // and the other base into signed URLs.
+        let bases = server::Bases {
+            api: format!("http://{addr}"),
+            signed: format!("http://{other}"),
+        };
         let tasks = [
-            tokio::spawn(server::serve(listener, state.clone(), base.clone())),
-            tokio::spawn(server::serve(other_listener, state.clone(), base)),
+            tokio::spawn(server::serve(
+                listener,
+                state.clone(),
+                bases.clone(),
+                server::Listener::Api,
+            )),
+            tokio::spawn(server::serve(
+                other_listener,
+                state.clone(),
+                bases,
+                server::Listener::Other,
+            )),
         ];
         Ok(FakeGenesys {
             addr,
@@ -196,6 +228,13 @@ impl FakeGenesys {
     /// whatever their `expires_in` said (a token that expires mid-run).
     pub fn expire_tokens_after(&self, uses: u64) {
         self.lock().token_uses = Some(uses);
+    }
+
+    /// Hold every request to `route` unanswered (after it is counted) until
+    /// the returned [`Hold`] is released or dropped: a slow Genesys, or an
+    /// archive kept in flight while the test looks at the queue.
+    pub fn hold(&self, route: Route) -> Hold {
+        Hold::start(self.state.clone(), route)
     }
 
     /// Every token issued so far stops working now.

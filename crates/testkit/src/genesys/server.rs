@@ -12,32 +12,53 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, REFERER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::model::{Body, FakeAttachment, FakeConversation, Fault, Media, Route, generated_chunk};
 use super::ratelimit::{Window, rate_window};
+use super::refusals::{recordings_format, wait_if_held, wants_url_json};
+use super::routes::route_of;
 use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
 
 pub(crate) type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
 
+/// The origins the fake writes into the URLs it hands out.
+#[derive(Clone)]
+pub(crate) struct Bases {
+    /// The API listener's: transcripts' attachment URLs, `selfUri`s.
+    pub api: String,
+    /// The other listener's: signed URLs.
+    pub signed: String,
+}
+
+/// Which of the two listeners a connection came in on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The Genesys API host (`GENESYSCLOUD_REGION`).
+    Api,
+    /// Another host: signed URLs, third-party attachments, redirect targets.
+    Other,
+}
+
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<Mutex<State>>,
-    base: String,
+    bases: Bases,
+    which: Listener,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
-        let base = base.clone();
+        let bases = bases.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = state.clone();
-                let base = base.clone();
-                async move { Ok::<_, Infallible>(handle(&state, &base, req).await) }
+                let bases = bases.clone();
+                async move { Ok::<_, Infallible>(handle(&state, &bases, which, req).await) }
             });
             // A client that hangs up mid-body (or a truncated body we serve on
             // purpose) ends the connection with an error; nothing to report.
@@ -48,86 +69,12 @@ pub(crate) async fn serve(
     }
 }
 
-fn route_of(method: &Method, segs: &[&str]) -> Route {
-    match (method, segs) {
-        (&Method::POST, ["oauth", "token"]) => Route::Token,
-        (&Method::GET, ["api", "v2", "conversations", "messages", _]) => Route::Conversation,
-        (
-            &Method::POST,
-            [
-                "api",
-                "v2",
-                "conversations",
-                "messages",
-                _,
-                "messages",
-                "bulk",
-            ],
-        ) => Route::Bulk,
-        (&Method::GET, ["api", "v2", "conversations", "messages", _, "messages", _]) => {
-            Route::Message
-        }
-        (&Method::GET, ["api", "v2", "conversations", _, "recordings"]) => Route::Recordings,
-        (&Method::GET, ["api", "v2", "downloads", _]) => Route::DownloadUrl,
-        (&Method::GET, ["signed", _]) => Route::Signed,
-        (&Method::GET, ["cdn", _]) => Route::Cdn,
-        (
-            &Method::POST,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "query",
-            ],
-        ) => Route::AnalyticsQuery,
-        (&Method::POST, ["api", "v2", "analytics", "conversations", "details", "jobs"]) => {
-            Route::AnalyticsJobCreate
-        }
-        // Before the job-status arm: `availability` is not a job id.
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                "availability",
-            ],
-        ) => Route::AnalyticsAvailability,
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                _,
-            ],
-        ) => Route::AnalyticsJobStatus,
-        (
-            &Method::GET,
-            [
-                "api",
-                "v2",
-                "analytics",
-                "conversations",
-                "details",
-                "jobs",
-                _,
-                "results",
-            ],
-        ) => Route::AnalyticsJobResults,
-        _ => Route::Unknown,
-    }
-}
-
-async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Resp {
+async fn handle(
+    state: &Mutex<State>,
+    bases: &Bases,
+    which: Listener,
+    req: Request<Incoming>,
+) -> Resp {
     let route = route_of(
         req.method(),
         &req.uri()
@@ -140,7 +87,7 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
         .headers()
         .get(REFERER)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let resp = respond(state, base, req).await;
+    let resp = respond(state, bases, which, req).await;
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     st.log
         .push((route, tokio::time::Instant::now(), resp.status().as_u16()));
@@ -148,7 +95,12 @@ async fn handle(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Res
     resp
 }
 
-async fn respond(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Resp {
+async fn respond(
+    state: &Mutex<State>,
+    bases: &Bases,
+    which: Listener,
+    req: Request<Incoming>,
+) -> Resp {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -162,8 +114,12 @@ async fn respond(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Re
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        *st.counts.entry(route).or_default() += 1;
+    }
+    wait_if_held(state, route).await;
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-    *st.counts.entry(route).or_default() += 1;
     st.correlation += 1;
     let corr = format!("fake-corr-{}", st.correlation);
     let fault = st
@@ -233,6 +189,17 @@ async fn respond(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Re
     }
     let resp = match route {
         Route::Token => token(&mut st, auth.as_deref(), &body),
+        // Genesys's API host serves no signed URL: they point at a storage
+        // host, here the other listener.
+        Route::Signed if which == Listener::Api => json_resp(
+            404,
+            shapes::error(
+                404,
+                "not.found",
+                "signed URLs are served by another host",
+                &corr,
+            ),
+        ),
         Route::Signed | Route::Cdn => {
             if auth.is_some() {
                 st.credentials_on_anonymous += 1;
@@ -273,14 +240,22 @@ async fn respond(state: &Mutex<State>, base: &str, req: Request<Incoming>) -> Re
                     }
                     Some(w) => w.stamp(api(
                         &mut st,
-                        base,
+                        bases,
                         route,
                         &segs,
                         parts.uri.query(),
                         &body,
                         &corr,
                     )),
-                    None => api(&mut st, base, route, &segs, parts.uri.query(), &body, &corr),
+                    None => api(
+                        &mut st,
+                        bases,
+                        route,
+                        &segs,
+                        parts.uri.query(),
+                        &body,
+                        &corr,
+                    ),
                 }
             }
         },
@@ -328,13 +303,14 @@ fn bearer_ok(st: &mut State, auth: Option<&str>) -> bool {
 
 fn api(
     st: &mut State,
-    base: &str,
+    bases: &Bases,
     route: Route,
     segs: &[&str],
     query: Option<&str>,
     body: &[u8],
     corr: &str,
 ) -> Resp {
+    let base = bases.api.as_str();
     if let Some((status, v)) = analytics::handle(st, route, segs, query, body, corr) {
         return json_resp(status, v);
     }
@@ -355,10 +331,19 @@ fn api(
             Some(a) if !a.gone => {
                 st.signed_issued += 1;
                 let url = format!(
-                    "{base}/signed/{id}?Expires=1789900000&Signature=sig{}&Key-Pair-Id=KFAKE",
-                    st.signed_issued
+                    "{}/signed/{id}?Expires=1789900000&Signature=sig{}&Key-Pair-Id=KFAKE",
+                    bases.signed, st.signed_issued
                 );
-                json_resp(200, json!({"url": url}))
+                if wants_url_json(query) {
+                    json_resp(200, json!({"url": url}))
+                } else {
+                    // `issueRedirect` defaults to true (`refusals`).
+                    let mut r = raw(303, Bytes::new(), "text/plain");
+                    if let Ok(v) = HeaderValue::from_str(&url) {
+                        r.headers_mut().insert(LOCATION, v);
+                    }
+                    r
+                }
             }
             _ => not_found(),
         };
@@ -377,10 +362,15 @@ fn api(
         return not_found();
     }
     match route {
+        // Without `formatId=NONE`, media to transcode: not ready (`refusals`).
+        Route::Recordings if !recordings_format(query) => {
+            raw(202, Bytes::new(), "application/json")
+        }
         Route::Recordings => json_resp(200, shapes::recordings(base, c)),
         Route::Conversation => json_resp(200, shapes::conversation(c)),
         Route::Bulk => {
             let ids: Vec<String> = serde_json::from_slice(body).unwrap_or_default();
+            // "a JSON array of up to 1,000 message ids" (FACTS.md, "Getting the transcript").
             if ids.len() > 1000 {
                 return json_resp(
                     400,

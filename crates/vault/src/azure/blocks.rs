@@ -10,8 +10,6 @@
 //! Blocks staged but never committed (a broken stream, a failed expectation)
 //! are invisible to readers and garbage-collected by Azure after 7 days.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::{Bytes, BytesMut};
@@ -19,164 +17,20 @@ use futures::StreamExt;
 use http::{HeaderValue, Method, StatusCode};
 use md5::{Digest, Md5};
 use object_store::ObjectStoreExt;
-use object_store::client::{HttpError, HttpRequest, HttpRequestBody, HttpResponse};
+use object_store::client::HttpResponse;
 use object_store::path::Path;
 use tokio::task::JoinSet;
 use tvault_core::hash::StreamHasher;
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
+use tvault_core::text::percent_encode;
 
-use super::AzureWriter;
-use super::retry::with_deadline;
-use crate::store::check_expect;
+use super::client::{AzureWriter, header, status_error};
+use crate::writer::{Landed, Streamed, backend_error as backend, check_expect, with_deadline};
 
 /// Azure allows at most 50,000 blocks per blob.
 const MAX_BLOCKS: usize = 50_000;
 
-/// How a create-only write ended at the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Landed {
-    /// 201: the blob is ours.
-    Created,
-    /// 409/412, or the name was taken before we began: settle by hash.
-    Exists,
-}
-
-/// What a streamed write saw and where it ended.
-#[derive(Debug)]
-pub(crate) struct Streamed {
-    pub sha256: String,
-    pub size: u64,
-    pub landed: Landed,
-}
-
-fn backend(op: &'static str, path: &str, message: String, transient: bool) -> VaultError {
-    VaultError::Backend {
-        op,
-        path: path.to_string(),
-        message,
-        transient,
-    }
-}
-
-/// A transport error or a give-up of the retry layer: always worth a later retry.
-fn http_error(op: &'static str, path: &str, e: HttpError) -> VaultError {
-    backend(op, path, e.to_string(), true)
-}
-
-/// The Azure error code (`x-ms-error-code`, else `<Code>`) and `<Message>` of a failed response.
-async fn error_code(resp: HttpResponse) -> (String, String) {
-    let header = resp
-        .headers()
-        .get("x-ms-error-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp.into_body().bytes().await.unwrap_or_default();
-    let body = String::from_utf8_lossy(&body);
-    let field = |tag: &str| {
-        body.split_once(&format!("<{tag}>"))
-            .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
-            .map(|(v, _)| v.to_string())
-            .unwrap_or_default()
-    };
-    (header.unwrap_or_else(|| field("Code")), field("Message"))
-}
-
-/// Classify a final non-success answer. Never includes the URL (it may carry a SAS).
-pub(crate) async fn status_error(
-    op: &'static str,
-    path: &str,
-    container: &str,
-    resp: HttpResponse,
-) -> VaultError {
-    let status = resp.status();
-    let (code, message) = error_code(resp).await;
-    // Azure says Md5Mismatch; Azurite's Put Blob says InvalidOperation
-    // "Provided contentMD5 doesn't match." for the same thing.
-    let damaged = code.contains("Md5Mismatch")
-        || code.contains("Crc64Mismatch")
-        || message.contains("contentMD5 doesn't match");
-    let (message, transient) = match status {
-        // Its own variant: the router re-reads a rotated settings secret on it.
-        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-            return VaultError::Access {
-                op,
-                path: path.to_string(),
-                message: format!(
-                    "Azure refused the credential ({} {code}): check the key or SAS and that it grants read, create and list on container {container}",
-                    status.as_u16()
-                ),
-            };
-        }
-        StatusCode::NOT_FOUND if code == "ContainerNotFound" => (
-            format!(
-                "container {container} does not exist: create it (the infrastructure template does) or fix the vault URL"
-            ),
-            false,
-        ),
-        // Bytes damaged on the way: a new attempt sends them again.
-        StatusCode::BAD_REQUEST if damaged => (
-            format!(
-                "Azure refused the bytes as damaged in transit ({code}: Content-MD5 mismatch); nothing stored"
-            ),
-            true,
-        ),
-        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (
-            format!("Azure answered {} {code} after all retries", s.as_u16()),
-            true,
-        ),
-        s => (
-            format!(
-                "Azure answered {} {code}: {}",
-                s.as_u16(),
-                message.lines().next().unwrap_or_default()
-            ),
-            false,
-        ),
-    };
-    backend(op, path, message, transient)
-}
-
-fn header(v: &str) -> Result<HeaderValue, VaultError> {
-    HeaderValue::from_str(v)
-        .map_err(|e| backend("put", "", format!("bad header value: {e}"), false))
-}
-
 impl AzureWriter {
-    /// Sign and send one request through the retrying client.
-    pub(crate) async fn send(
-        &self,
-        op: &'static str,
-        path: &str,
-        method: Method,
-        url: &str,
-        headers: Vec<(&'static str, HeaderValue)>,
-        body: Bytes,
-    ) -> Result<HttpResponse, VaultError> {
-        let mut req: HttpRequest = http::Request::new(HttpRequestBody::from(body.clone()));
-        *req.method_mut() = method;
-        *req.uri_mut() = url
-            .parse()
-            .map_err(|e| backend(op, path, format!("bad blob URL: {e}"), false))?;
-        let h = req.headers_mut();
-        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        for (name, value) in headers {
-            h.insert(name, value);
-        }
-        let cred = self
-            .store
-            .credentials()
-            .get_credential()
-            .await
-            .map_err(|e| backend(op, path, format!("no Azure credential: {e}"), true))?;
-        object_store::azure::AzureAuthorizer::new(&cred, &self.settings.account)
-            .try_authorize(&mut req)
-            .map_err(|e| backend(op, path, format!("signing failed: {e}"), false))?;
-        self.http
-            .execute(req)
-            .await
-            .map_err(|e| http_error(op, path, e))
-    }
-
     /// `Put Blob`, create-only (`If-None-Match: *`), with `Content-MD5` so
     /// Azure refuses damaged bytes, the content type and the `sha256` metadata.
     pub(crate) async fn put_blob(
@@ -194,7 +48,7 @@ impl AzureWriter {
             ("content-md5", header(&B64.encode(md5))?),
             ("content-type", header(content_type)?),
             ("x-ms-blob-content-type", header(content_type)?),
-            // The metadata key is `store::SHA256_METADATA`, as on every backend.
+            // The metadata key is `writer::SHA256_METADATA`, as on every backend.
             ("x-ms-meta-sha256", header(sha256)?),
         ];
         let url = self.settings.blob_url(path);
@@ -210,7 +64,7 @@ impl AzureWriter {
         let url = format!(
             "{}?comp=block&blockid={}",
             self.settings.blob_url(path),
-            urlencode(block_id)
+            percent_encode(block_id)
         );
         let headers = vec![("content-md5", header(&B64.encode(md5))?)];
         let resp = self
@@ -282,7 +136,7 @@ impl AzureWriter {
     /// `expect`, then commit create-only. Memory stays near
     /// `block_size * (blocks_in_flight + 1)`.
     pub(crate) async fn put_stream(
-        self: &Arc<Self>,
+        &self,
         path: &str,
         mut body: ByteStream,
         content_type: &str,
@@ -463,16 +317,4 @@ fn block_nonce() -> u64 {
         h.write_u128(t.as_nanos());
     }
     h.finish()
-}
-
-pub(crate) fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -19,78 +19,24 @@ use std::str::FromStr;
 
 use object_store::ClientConfigKey;
 use object_store::azure::AzureConfigKey;
+use tvault_core::secret::Secret;
+use tvault_core::text::percent_encode;
 use url::{Host, Url};
 
+use super::config_error::err;
 use super::connection_string::ConnectionString;
+use super::credential::sas_without_question_mark;
 use super::retry::RetryPolicy;
-use super::secret::Secret;
-
-/// The environment variable Azure's own tools read.
-pub const CONNECTION_STRING_VAR: &str = "AZURE_STORAGE_CONNECTION_STRING";
-/// Azurite's development account (published in Azurite's README).
-pub const DEV_ACCOUNT: &str = "devstoreaccount1";
-/// Azurite's development account key (published in Azurite's README; not a secret).
-pub const DEV_ACCOUNT_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-/// Azurite's default blob endpoint, used by `UseDevelopmentStorage=true`.
-pub const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
-
-/// A setting that is missing, malformed or contradicts another: one sentence
-/// saying what to set.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-
-pub(super) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
-}
-
-/// A URL (or what was meant as one) as it may appear in a message: without
-/// its user info, query string and fragment, which can carry a password or a
-/// SAS signature. Used for every URL a configuration error quotes.
-pub fn redact_url(s: &str) -> String {
-    let s = s.trim();
-    let (kept, cut) = match s.find(['?', '#']) {
-        Some(i) => (&s[..i], true),
-        None => (s, false),
-    };
-    let (scheme, rest) = match kept.find("://") {
-        Some(i) => kept.split_at(i + 3),
-        None => ("", kept),
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let authority = match authority.rfind('@') {
-        Some(i) => format!("[redacted]@{}", &authority[i + 1..]),
-        None => authority.to_string(),
-    };
-    let shown = format!(
-        "{scheme}{authority}{path}{}",
-        if cut { "?[redacted]" } else { "" }
-    );
-    // A signature where none belongs (in a path, say) hides the whole value.
-    if shown.to_ascii_lowercase().contains("sig=") {
-        "[redacted URL]".into()
-    } else {
-        shown
-    }
-}
+// Re-exported where callers have always found them.
+pub use super::config_error::{ConfigError, redact_url};
+pub use super::credential::{
+    CONNECTION_STRING_VAR, Credential, DEV_ACCOUNT, DEV_ACCOUNT_KEY, DEV_BLOB_ENDPOINT,
+};
 
 /// Whether `s` carries anything a URL in a setting must not: user info, a
 /// query string or a fragment (a password, a SAS).
 fn carries_credentials(s: &str) -> bool {
     redact_url(s) != s.trim()
-}
-
-/// How requests are authorised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// Shared Key signing with the account key.
-    AccessKey(Secret),
-    /// A shared access signature (the query string, without `?`).
-    Sas(Secret),
-    /// Left to object_store's resolution from the `AZURE_*` variables
-    /// (managed identity, workload identity, service principal, bearer token).
-    Ambient,
 }
 
 /// Validated settings of an Azure vault.
@@ -122,23 +68,10 @@ impl AzureSettings {
         let mut url = format!("{}/{}", self.endpoint, self.container);
         for segment in path.split('/') {
             url.push('/');
-            url.push_str(&encode_segment(segment));
+            url.push_str(&percent_encode(segment));
         }
         url
     }
-}
-
-/// Percent-encode one path segment, keeping RFC 3986 unreserved characters.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Builder for [`AzureSettings`]: [`AzureConfig::new`] from parts (tests),
@@ -386,10 +319,6 @@ impl AzureConfig {
         }
         out
     }
-}
-
-pub(super) fn sas_without_question_mark(s: &Secret) -> Secret {
-    Secret::new(s.expose().trim().trim_start_matches('?'))
 }
 
 /// What the vault URL says.

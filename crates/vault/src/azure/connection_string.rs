@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 
 use url::{Host, Url};
 
-use super::config::{
-    CONNECTION_STRING_VAR, ConfigError, Credential, DEV_ACCOUNT, DEV_ACCOUNT_KEY,
-    DEV_BLOB_ENDPOINT, err, redact_url, sas_without_question_mark,
+use tvault_core::secret::Secret;
+
+use super::config_error::{ConfigError, err, redact_url};
+use super::credential::{
+    CONNECTION_STRING_VAR, Credential, DEV_ACCOUNT, DEV_ACCOUNT_KEY, DEV_BLOB_ENDPOINT,
+    sas_without_question_mark,
 };
-use super::secret::Secret;
 
 /// The account an endpoint names: `ACCOUNT.blob...` or path-style `http://127.0.0.1:P/ACCOUNT`.
 fn account_of_endpoint(endpoint: &str) -> Option<String> {

@@ -18,8 +18,6 @@
 //! block id), and `Put Blob` / `Put Block List` with `If-None-Match: *`,
 //! whose repeat after a lost response answers 409 and is settled by hash.
 
-use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,9 +29,13 @@ use object_store::client::{
     ReqwestConnector,
 };
 use object_store::{ClientOptions, RetryConfig};
+use tvault_core::backoff::{self, Backoff, RetryAfterForms, fits};
 use tvault_core::ports::Deadline;
 
 use super::limiter::{ConcurrencyLimits, Limiter};
+use crate::writer::current_deadline;
+/// The record's deadline for every request in scope; kept under this path for callers.
+pub use crate::writer::with_deadline;
 
 /// Retry, timeout and concurrency settings. Every number is a default with its reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,39 +120,17 @@ impl RetryPolicy {
     /// Jittered exponential backoff before retry `attempt` (0-based): a
     /// uniformly random wait in [half, full] of `initial * 2^attempt`, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let full = self
-            .initial_backoff
-            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
-            .min(self.max_backoff);
-        let half = full / 2;
-        half + half.mul_f64(jitter())
+        Backoff {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+        }
+        .delay(attempt)
     }
 
     fn head_timeout(&self, body_len: usize) -> Duration {
         let mib = (body_len as u32).div_ceil(1024 * 1024);
         self.request_timeout + self.timeout_per_mib.saturating_mul(mib)
     }
-}
-
-/// A random fraction in [0, 1), from the process's random hasher keys.
-fn jitter() -> f64 {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-tokio::task_local! {
-    static DEADLINE: Deadline;
-}
-
-/// Run `fut` with `deadline` visible to every request it makes.
-pub async fn with_deadline<F: Future>(deadline: Deadline, fut: F) -> F::Output {
-    DEADLINE.scope(deadline, fut).await
-}
-
-fn current_deadline() -> Deadline {
-    DEADLINE.try_with(|d| *d).unwrap_or(Deadline::NONE)
 }
 
 /// Why the wrapper stopped retrying early; always transient for the caller.
@@ -327,35 +307,23 @@ fn repeat_safe(req: &HttpRequest) -> bool {
     m == Method::PUT && (create_only || put_block)
 }
 
-/// The wait the service asked for: `x-ms-retry-after-ms`, `retry-after-ms`,
-/// or `Retry-After` in seconds or as an HTTP date. A number too large for a
-/// `Duration` (`1e30`, `inf`) is [`Duration::MAX`]: the service asked for
-/// longer than anyone will wait. Negative or NaN is no answer (`None`).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// The wait the service asked for: `x-ms-retry-after-ms`, `retry-after-ms`
+/// (whole milliseconds), else `Retry-After` in any form
+/// ([`RetryAfterForms::Any`]: seconds, fractions or an HTTP date; a number
+/// too large for a `Duration` is [`Duration::MAX`], negative or NaN is no
+/// answer). Parsing is core's ([`tvault_core::backoff`]); this picks the header.
+pub fn requested_wait(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
-        if let Some(ms) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            return Some(Duration::from_millis(ms));
+        if let Some(ms) = text(name).and_then(backoff::retry_after_ms) {
+            return Some(ms);
         }
     }
-    let v = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_nan() || secs < 0.0 {
-            return None;
-        }
-        // Duration::from_secs_f64 panics past u64::MAX seconds.
-        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let left = at.signed_duration_since(chrono::Utc::now());
-    Some(left.to_std().unwrap_or(Duration::ZERO))
+    backoff::retry_after(
+        text(http::header::RETRY_AFTER.as_str())?,
+        chrono::Utc::now(),
+        RetryAfterForms::Any,
+    )
 }
 
 #[async_trait]
@@ -418,7 +386,7 @@ impl HttpService for RetryingService {
                     if exhausted || (server && !safe) {
                         return Ok(resp);
                     }
-                    let asked = retry_after(resp.headers());
+                    let asked = requested_wait(resp.headers());
                     // Read the (small XML) error body so the connection can be reused.
                     let _ = resp.into_body().bytes().await;
                     (Some(status), asked)
@@ -439,9 +407,11 @@ impl HttpService for RetryingService {
             // The service's own ask counts, not only our capped sleep: asked
             // to stay away longer than this record has left, we hand the
             // record back to the queue at once instead of retrying early.
+            // `retry_after_cap` cuts the sleep, not the ask, so no longest
+            // wait here: only the deadline decides.
             let now = Instant::now();
-            let too_long = asked.filter(|a| !deadline.allows(now, *a));
-            if too_long.is_some() || !deadline.allows(now, wait) {
+            let too_long = asked.filter(|a| !fits(deadline, now, *a, Duration::MAX));
+            if too_long.is_some() || !fits(deadline, now, wait, Duration::MAX) {
                 bump(&stats.deadline_give_ups);
                 return Err(HttpError::new(
                     HttpErrorKind::Unknown,
@@ -473,20 +443,20 @@ mod tests {
     fn retry_after_prefers_milliseconds_then_seconds_then_dates() {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        assert_eq!(requested_wait(&h), Some(Duration::from_secs(2)));
         h.insert("x-ms-retry-after-ms", "250".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        assert_eq!(requested_wait(&h), Some(Duration::from_millis(250)));
         let mut h = HeaderMap::new();
         h.insert(
             "retry-after",
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(
-            retry_after(&h),
+            requested_wait(&h),
             Some(Duration::ZERO),
             "a past date means now"
         );
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(requested_wait(&HeaderMap::new()), None);
     }
 
     #[test]
@@ -494,7 +464,7 @@ mod tests {
         let ask = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert("retry-after", v.parse().unwrap());
-            retry_after(&h)
+            requested_wait(&h)
         };
         for huge in [
             "1e30",
@@ -512,7 +482,7 @@ mod tests {
         assert!(ask("Fri, 31 Dec 9999 23:59:59 GMT").unwrap() > Duration::from_secs(1 << 37));
         let mut h = HeaderMap::new();
         h.insert("x-ms-retry-after-ms", u64::MAX.to_string().parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(u64::MAX)));
+        assert_eq!(requested_wait(&h), Some(Duration::from_millis(u64::MAX)));
     }
 
     #[test]
@@ -527,12 +497,5 @@ mod tests {
                 "attempt {attempt}: {b:?} vs {full:?}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn deadline_is_visible_inside_the_scope_only() {
-        let d = Deadline::at(Instant::now() + Duration::from_secs(5));
-        assert_eq!(with_deadline(d, async { current_deadline() }).await, d);
-        assert_eq!(current_deadline(), Deadline::NONE);
     }
 }

@@ -431,12 +431,118 @@ async fn the_manifest_is_written_last_after_attachments() {
     assert!(puts[5].contains("/manifest."), "{puts:#?}");
 }
 
-#[tokio::test]
+/// A vault that makes deliveries race: every call yields to the scheduler
+/// first (the memory vault never does, so without this each archive would
+/// run to its end before the next began), and the first `racers` existence
+/// checks of each manifest name wait for one another. So every delivery has
+/// looked for the manifest (the complete generation's, then the one with
+/// its missing attachments), found none, and goes on to commit.
+#[derive(Debug)]
+struct Racing {
+    inner: Arc<dyn Vault>,
+    racers: usize,
+    /// Per manifest name: checks so far, and the gate its first `racers` wait at.
+    gates: Mutex<HashMap<String, (usize, Arc<tokio::sync::Barrier>)>>,
+    manifest_puts: std::sync::atomic::AtomicUsize,
+}
+
+impl Racing {
+    fn new(inner: Arc<dyn Vault>, racers: usize) -> Self {
+        Self {
+            inner,
+            racers,
+            gates: Mutex::default(),
+            manifest_puts: Default::default(),
+        }
+    }
+
+    /// The gate a check of `path` waits at, if it is one of the first `racers`.
+    fn gate(&self, path: &str) -> Option<Arc<tokio::sync::Barrier>> {
+        let mut gates = self.gates.lock().unwrap();
+        let (n, gate) = gates
+            .entry(path.to_string())
+            .or_insert_with(|| (0, Arc::new(tokio::sync::Barrier::new(self.racers))));
+        *n += 1;
+        (*n <= self.racers).then(|| gate.clone())
+    }
+}
+
+#[async_trait]
+impl Vault for Racing {
+    async fn put_new(
+        &self,
+        p: &str,
+        b: Bytes,
+        ct: &str,
+        d: Deadline,
+    ) -> Result<Stored, VaultError> {
+        tokio::task::yield_now().await;
+        if p.contains("/manifest.") {
+            self.manifest_puts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.put_new(p, b, ct, d).await
+    }
+    async fn put_new_stream(
+        &self,
+        p: &str,
+        b: ByteStream,
+        ct: &str,
+        e: &Expect,
+        d: Deadline,
+    ) -> Result<Stored, VaultError> {
+        tokio::task::yield_now().await;
+        self.inner.put_new_stream(p, b, ct, e, d).await
+    }
+    async fn exists(&self, p: &str) -> Result<bool, VaultError> {
+        tokio::task::yield_now().await;
+        // Ask first, then wait: every delivery has its answer ("not there")
+        // before any of them may go on and commit.
+        let answer = self.inner.exists(p).await;
+        if p.contains("/manifest.")
+            && let Some(gate) = self.gate(p)
+        {
+            // Deliveries that ran one after another would never all get here
+            // at once: fail instead of waiting for ever.
+            tokio::time::timeout(std::time::Duration::from_secs(20), gate.wait())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("the deliveries did not all check {p} at the same time")
+                });
+        }
+        answer
+    }
+    async fn get(&self, p: &str) -> Result<Bytes, VaultError> {
+        tokio::task::yield_now().await;
+        self.inner.get(p).await
+    }
+    async fn get_stream(&self, p: &str) -> Result<ByteStream, VaultError> {
+        tokio::task::yield_now().await;
+        self.inner.get_stream(p).await
+    }
+    async fn list(&self, p: &str) -> Result<Vec<Listed>, VaultError> {
+        tokio::task::yield_now().await;
+        self.inner.list(p).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_commit_one_generation_once() {
-    let vault: Arc<dyn Vault> = tvault_vault::open("memory://").unwrap();
-    let a = Archiver::new(vault.clone(), None, clock());
-    let raw = guide_event();
-    let results = futures::future::join_all((0..8).map(|_| a.archive_raw(&raw, D))).await;
+    const DELIVERIES: usize = 8;
+    let memory: Arc<dyn Vault> = tvault_vault::open("memory://").unwrap();
+    let racing = Arc::new(Racing::new(memory.clone(), DELIVERIES));
+    let a = Archiver::new(racing.clone(), None, clock());
+    let raw = Arc::new(guide_event());
+    let tasks: Vec<_> = (0..DELIVERIES)
+        .map(|_| {
+            let (a, raw) = (a.clone(), raw.clone());
+            tokio::spawn(async move { a.archive_raw(&raw, D).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
     let archived = results
         .iter()
         .filter(|r| matches!(r, Ok(Outcome::Archived(_))))
@@ -445,9 +551,17 @@ async fn concurrent_deliveries_commit_one_generation_once() {
         .iter()
         .filter(|r| matches!(r, Ok(Outcome::AlreadyInVault { .. })))
         .count();
-    assert_eq!((archived, already), (1, 7), "{results:?}");
+    assert_eq!((archived, already), (1, DELIVERIES - 1), "{results:?}");
+    // They raced to the commit: every delivery tried to create the manifest,
+    // and the losers were told it exists.
     assert_eq!(
-        read::manifests(vault.as_ref(), &conv())
+        racing
+            .manifest_puts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        DELIVERIES
+    );
+    assert_eq!(
+        read::manifests(memory.as_ref(), &conv())
             .await
             .unwrap()
             .len(),

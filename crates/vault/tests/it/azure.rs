@@ -94,21 +94,60 @@ async fn archived_transcripts_are_read_back_by_the_python_sdk() {
     // The reader is not a rubber stamp: an object written behind the vault's
     // back (object_store's plain put: no sha256 metadata, no manifest) fails it.
     use object_store::ObjectStoreExt;
+    // Azurite closes a connection idle for 5 s, and the reader above can take
+    // longer; the bare store has no retries of its own (the vault's sit above
+    // it), so a put on that stale pooled connection is tried once more.
+    let planted = object_store::path::Path::from(
+        "conversations/conv-py-00001/transcript.0000000000000000.json",
+    );
+    for attempt in 1.. {
+        match util::raw_store(&endpoint, &container)
+            .put(&planted, Bytes::from_static(b"{}").into())
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if attempt < 3 => println!("planting again after: {e}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("metadata sha256 None"), "{stderr}");
+    assert!(stderr.contains("not listed by any manifest"), "{stderr}");
+
+    // Nor does it take a manifest for one because its schema tag is right: a
+    // copy of a good manifest without `archivedAt`, written the vault's way
+    // (hashes in metadata, Content-MD5), is named with the missing field.
+    let listed = vault.list("conversations/conv-py-00002/").await.unwrap();
+    let good = listed
+        .iter()
+        .find(|o| o.path.contains("/manifest."))
+        .unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&vault.get(&good.path).await.unwrap()).unwrap();
+    doc["conversationId"] = "conv-py-forged".into();
+    doc.as_object_mut().unwrap().remove("archivedAt").unwrap();
+    let forged = format!(
+        "conversations/conv-py-forged/manifest.{}.json",
+        doc["generation"].as_str().unwrap()
+    );
     vault
-        .store()
-        .put(
-            &object_store::path::Path::from(
-                "conversations/conv-py-00001/transcript.0000000000000000.json",
-            ),
-            Bytes::from_static(b"{}").into(),
+        .put_new(
+            &forged,
+            Bytes::from(serde_json::to_vec(&doc).unwrap()),
+            "application/json",
+            Deadline::NONE,
         )
         .await
         .unwrap();
     let out = check();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("metadata sha256 None"), "{stderr}");
-    assert!(stderr.contains("not listed by any manifest"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{forged}: missing required field archivedAt")),
+        "{stderr}"
+    );
 }
 
 fn fingerprint(listed: &[Listed]) -> Vec<(String, u64, Option<String>, String)> {
@@ -213,7 +252,7 @@ async fn a_missing_container_is_a_permanent_error_naming_it() {
     let settings = util::config_for(&endpoint, "no-such-container")
         .build()
         .unwrap();
-    let vault = tvault_vault::azure::open(settings).unwrap();
+    let vault = tvault_vault::location::open_azure_settings(settings).unwrap();
     let err = vault
         .put_new("x", Bytes::from_static(b"x"), "text/plain", Deadline::NONE)
         .await

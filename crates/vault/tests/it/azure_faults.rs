@@ -89,8 +89,8 @@ async fn setup_accounts(
             .build()
             .unwrap();
         let faulty = Arc::new(match block_size {
-            Some(b) => tvault_vault::azure::open_with_blocks(settings, b, 2).unwrap(),
-            None => tvault_vault::azure::open(settings).unwrap(),
+            Some(b) => tvault_vault::location::open_azure_with_blocks(settings, b, 2).unwrap(),
+            None => tvault_vault::location::open_azure_settings(settings).unwrap(),
         });
         pairs.push((faulty, direct));
     }

@@ -69,6 +69,22 @@ pub fn config_for(endpoint: &str, container: &str) -> AzureConfig {
         .with_connection_string(dev_connection_string(endpoint))
 }
 
+/// object_store's own client on `container` at `endpoint`, outside the
+/// vault: what a test writes with it goes behind the vault's back (the vault
+/// itself hands out no store that could overwrite).
+pub fn raw_store(endpoint: &str, container: &str) -> object_store::azure::MicrosoftAzure {
+    // Normal mode, not emulator mode: emulator mode ignores the endpoint.
+    let account = endpoint.rsplit('/').next().unwrap();
+    object_store::azure::MicrosoftAzureBuilder::new()
+        .with_account(account)
+        .with_access_key(DEV_ACCOUNT_KEY)
+        .with_container_name(container)
+        .with_endpoint(endpoint.to_string())
+        .with_allow_http(true)
+        .build()
+        .unwrap()
+}
+
 /// A vault on a new, empty container in Azurite (created here).
 pub async fn azurite_vault(tag: &str) -> Option<Arc<ObjectVault>> {
     let endpoint = azurite_endpoint()?;
@@ -95,8 +111,8 @@ pub async fn vault_at(
         .build()
         .unwrap();
     let vault = match block_size {
-        Some(b) => tvault_vault::azure::open_with_blocks(settings, b, 2).unwrap(),
-        None => tvault_vault::azure::open(settings).unwrap(),
+        Some(b) => tvault_vault::location::open_azure_with_blocks(settings, b, 2).unwrap(),
+        None => tvault_vault::location::open_azure_settings(settings).unwrap(),
     };
     vault.azure().unwrap().create_container().await.unwrap();
     Arc::new(vault)
