@@ -5,7 +5,6 @@ use futures::StreamExt;
 use tvault_core::ArchiveError;
 use tvault_core::archive::{NO_CREDENTIALS, Outcome};
 use tvault_core::ports::Deadline;
-use tvault_router::Settings;
 
 use crate::cli::{ArchiveArgs, EXIT_FAILED, EXIT_OK};
 use crate::input::{self, Record};
@@ -28,11 +27,7 @@ pub async fn run(vault_location: &str, args: ArchiveArgs) -> Result<u8> {
             crate::term::line(&path.display().to_string())
         );
     }
-    let settings = Settings {
-        vault: vault_location.to_string(),
-        ..Settings::from_env()
-    };
-    let archiver = settings.archiver()?;
+    let archiver = crate::settings(vault_location).await?.archiver()?;
 
     let mut records: Vec<Record> = Vec::new();
     for file in &inputs.files {

@@ -21,6 +21,12 @@ Exit codes:
 
 Environment:
   TVAULT_VAULT                       the vault (same as --vault)
+  AZURE_STORAGE_CONNECTION_STRING    the Azure credential (or other AZURE_STORAGE_*
+                                     variables: docs/azure.md)
+  TVAULT_SECRET_ID                   a Secrets Manager secret holding the settings
+                                     below (its values win); read by every command
+                                     that uses the vault or Genesys. Unset it to
+                                     read the vault during an AWS outage
   GENESYSCLOUD_OAUTHCLIENT_ID        Genesys OAuth client (client credentials);
   GENESYSCLOUD_OAUTHCLIENT_SECRET    needed for lifecycle events and for
   GENESYSCLOUD_REGION                attachments (eu-west-1, mypurecloud.ie, or a base URL)

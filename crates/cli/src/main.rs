@@ -1,7 +1,9 @@
 //! `tvault`: the transcript-vault command line.
 //!
-//! Thin by design: it parses flags, opens the vault and the Genesys client,
-//! and calls the libraries. Commands live one per module.
+//! Thin by design: it parses flags, reads its settings through
+//! [`tvault_router::Settings`] (the environment, and the settings secret when
+//! `TVAULT_SECRET_ID` names one), and calls the libraries. Commands live one
+//! per module.
 
 mod archive;
 mod audit;
@@ -21,6 +23,7 @@ mod worker;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tvault_router::Settings;
 
 use cli::{Cli, Command, EXIT_USAGE};
 // worker.rs still names it through the crate root; it is moving into the
@@ -62,6 +65,16 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// The settings of a command that uses the vault or Genesys: the
+/// environment (the one reader of it is [`Settings`]), `--vault`, and the
+/// settings secret when `TVAULT_SECRET_ID` names one.
+pub async fn settings(vault_location: &str) -> anyhow::Result<Settings> {
+    Ok(Settings::from_env()
+        .with_vault(vault_location)
+        .resolve()
+        .await?)
 }
 
 /// Logs go to stderr. `-v` shows what happens to each record; `RUST_LOG`

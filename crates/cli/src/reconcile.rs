@@ -14,7 +14,6 @@ use tvault_core::reconcile::{self, ExpectedConversation, Holding, Report, Row};
 use tvault_core::transcript::{fmt_time, parse_time};
 use tvault_core::{Archiver, Outcome};
 use tvault_genesys::analytics::{ListError, Listing};
-use tvault_router::Settings;
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReconcileArgs};
 use crate::progress::Progress;
@@ -74,10 +73,7 @@ pub async fn run(vault_location: &str, args: ReconcileArgs) -> Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    let settings = Settings {
-        vault: vault_location.to_string(),
-        ..Settings::from_env()
-    };
+    let settings = crate::settings(vault_location).await?;
     let Some(genesys) = settings.genesys()? else {
         eprintln!(
             "tvault reconcile: needs the Genesys API to list the conversations that ended: set \

@@ -14,7 +14,7 @@ use crate::term;
 pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     let conversation = ConversationId::new(args.conversation_id.clone())
         .with_context(|| format!("conversation id {:?}", args.conversation_id))?;
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
         Ok(p) => p,
         Err(

@@ -30,7 +30,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         }
     };
     let concurrency = args.concurrency as usize;
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
 

@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use tvault_core::Archiver;
 use tvault_core::ports::{ConversationSource, Deadline, SystemClock, Vault};
-use tvault_genesys::{Config, GenesysSource, Secret};
+use tvault_core::secret::Secret;
+use tvault_genesys::{Config, GenesysSource};
 use tvault_testkit::genesys::{
     CLIENT_ID, CLIENT_SECRET, FakeAttachment, FakeConversation, FakeGenesys, generated_sha256,
 };

@@ -26,16 +26,13 @@ pub const ENV_ALLOWANCE: &str = "TVAULT_GENESYS_REQUESTS_PER_MINUTE";
 /// figure is a typo.
 pub const MAX_ALLOWANCE: u32 = 100_000;
 
-/// Secrets are the core's redacting type: `Debug` and `Display` never show them.
-pub use tvault_core::secret::Secret;
+// Secrets are the core's redacting type (`Debug` and `Display` never show
+// them), named by its one public path, `tvault_core::secret::Secret`.
+pub(crate) use tvault_core::secret::Secret;
 
 /// A configuration that cannot be used, with what to set instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "{0} is not set; set it too, or unset all GENESYSCLOUD_* variables to run without Genesys"
-    )]
-    MissingVar(&'static str),
     #[error("{0} is missing: set it on the builder")]
     Missing(&'static str),
     #[error(
@@ -169,43 +166,6 @@ impl Config {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
-
-    /// Read `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
-    /// `GENESYSCLOUD_REGION` (and `TVAULT_GENESYS_REQUESTS_PER_MINUTE` if set).
-    /// `Ok(None)` when none of the three is set (run without Genesys); an
-    /// error naming the first missing one when only some are.
-    pub fn from_env() -> Result<Option<Config>, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-    }
-
-    /// [`Config::from_env`] over any lookup (tests pass a map).
-    pub fn from_lookup(
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Config>, ConfigError> {
-        let id = get(ENV_CLIENT_ID);
-        let secret = get(ENV_CLIENT_SECRET);
-        let region = get(ENV_REGION);
-        if id.is_none() && secret.is_none() && region.is_none() {
-            return Ok(None);
-        }
-        let id = id.ok_or(ConfigError::MissingVar(ENV_CLIENT_ID))?;
-        let secret = secret.ok_or(ConfigError::MissingVar(ENV_CLIENT_SECRET))?;
-        let region = region.ok_or(ConfigError::MissingVar(ENV_REGION))?;
-        let tuning = Tuning {
-            allowance_per_minute: get(ENV_ALLOWANCE)
-                .as_deref()
-                .map(parse_allowance)
-                .transpose()?,
-            ..Tuning::default()
-        };
-        Config::builder()
-            .client_id(id)
-            .client_secret(Secret::new(secret))
-            .region(region)
-            .tuning(tuning)
-            .build()
-            .map(Some)
-    }
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] validates.
@@ -265,7 +225,6 @@ impl ConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn region_name_domain_and_base_url_give_the_same_hosts_shape() {
@@ -376,48 +335,20 @@ mod tests {
             let err = parse_allowance(bad).unwrap_err();
             assert!(err.to_string().contains(ENV_ALLOWANCE), "{err}");
         }
-        let cfg = Config::from_lookup(lookup(&[
-            (ENV_CLIENT_ID, "id"),
-            (ENV_CLIENT_SECRET, "s"),
-            (ENV_REGION, "eu-west-1"),
-            (ENV_ALLOWANCE, "60"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(cfg.tuning.allowance_per_minute, Some(60));
-        assert!(
-            Config::from_lookup(lookup(&[
-                (ENV_CLIENT_ID, "id"),
-                (ENV_CLIENT_SECRET, "s"),
-                (ENV_REGION, "eu-west-1"),
-                (ENV_ALLOWANCE, "0"),
-            ]))
-            .is_err()
-        );
-    }
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
+        // From the variable to the client: tvault_router's settings test
+        // the_genesys_allowance_reaches_the_client_and_a_bad_one_is_named.
     }
 
     #[test]
-    fn from_env_is_none_without_variables_and_names_the_missing_one() {
-        assert!(Config::from_lookup(lookup(&[])).unwrap().is_none());
-        let err = Config::from_lookup(lookup(&[(ENV_CLIENT_ID, "id"), (ENV_REGION, "eu-west-1")]))
-            .unwrap_err();
-        assert_eq!(err, ConfigError::MissingVar(ENV_CLIENT_SECRET));
-        assert!(err.to_string().contains(ENV_CLIENT_SECRET));
-        let cfg = Config::from_lookup(lookup(&[
-            (ENV_CLIENT_ID, "id"),
-            (ENV_CLIENT_SECRET, "s3cr3t-value"),
-            (ENV_REGION, "eu-central-1"),
-        ]))
-        .unwrap()
-        .unwrap();
+    fn a_config_hides_its_client_secret() {
+        // Which variables are needed, and what a partial set says: tvault_router's
+        // settings tests (partial_genesys_settings_name_what_is_missing).
+        let cfg = Config::builder()
+            .client_id("id")
+            .client_secret(Secret::new("s3cr3t-value"))
+            .region("eu-central-1")
+            .build()
+            .unwrap();
         assert_eq!(cfg.endpoints.api, "https://api.mypurecloud.de");
         let shown = format!("{cfg:?} {}", cfg.client_secret);
         assert!(!shown.contains("s3cr3t-value"), "{shown}");

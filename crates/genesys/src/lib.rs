@@ -9,7 +9,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`config`] | region or base URL, credentials, `from_env`, the validating builder |
+//! | [`config`] | region or base URL, credentials, the validating builder (the environment is `tvault_router::Settings`'s) |
 //! | [`hosts`] | where requests may go: the region table of Genesys's hosts, local addresses, redirects |
 //! | [`tuning`] | retry, timeout and pacing defaults, each with its reason |
 //! | [`auth`] | the shared OAuth access token (single-flight renewal) |
@@ -27,9 +27,15 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use tvault_core::{Archiver, ports::{ConversationSource, Deadline, SystemClock}};
-//! let source = tvault_genesys::GenesysSource::from_env()?; // None without GENESYSCLOUD_* variables
+//! use tvault_core::secret::Secret;
+//! let config = tvault_genesys::Config::builder()
+//!     .client_id("my-client-id")
+//!     .client_secret(Secret::new("my-client-secret"))
+//!     .region("eu-west-1")
+//!     .build()?;
+//! let source: Arc<dyn ConversationSource> = Arc::new(tvault_genesys::GenesysSource::new(config)?);
 //! let vault = tvault_vault::open("./vault")?;
-//! let archiver = Archiver::new(vault, source.map(|s| s as Arc<dyn ConversationSource>), Arc::new(SystemClock));
+//! let archiver = Archiver::new(vault, Some(source), Arc::new(SystemClock));
 //! archiver.archive_raw(r#"{"detail": {}}"#, Deadline::NONE).await.ok();
 //! # Ok(()) }
 //! ```
@@ -48,8 +54,6 @@ pub mod recordings;
 pub mod response;
 pub mod tuning;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -61,7 +65,7 @@ use tvault_core::transcript::AttachmentRef;
 use tvault_core::{AttachmentId, ConversationId};
 
 pub use analytics::{ListError, ListProgress, Listing};
-pub use config::{Config, ConfigBuilder, ConfigError, Endpoints, Secret};
+pub use config::{Config, ConfigBuilder, ConfigError, Endpoints};
 pub use tuning::Tuning;
 
 /// The Genesys Cloud conversation source. One per process: it holds the
@@ -78,16 +82,6 @@ impl GenesysSource {
         Ok(Self {
             client: client::Client::new(config)?,
         })
-    }
-
-    /// From `GENESYSCLOUD_OAUTHCLIENT_ID`, `GENESYSCLOUD_OAUTHCLIENT_SECRET` and
-    /// `GENESYSCLOUD_REGION`: `Ok(None)` when none is set, an error naming the
-    /// missing variable when only some are.
-    pub fn from_env() -> Result<Option<Arc<Self>>, ConfigError> {
-        match Config::from_env()? {
-            Some(c) => Ok(Some(Arc::new(Self::new(c)?))),
-            None => Ok(None),
-        }
     }
 
     /// The hosts in use.

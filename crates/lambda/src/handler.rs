@@ -1,9 +1,12 @@
-//! The handler: an SQS batch in, a partial batch response out; or one
-//! EventBridge event invoked directly.
+//! The handler: an SQS batch in, a partial batch response and the failed
+//! records' visibility changes out; or one EventBridge event invoked
+//! directly. Each record's life (its age, its own task, its deadline and
+//! cut-off, its count) is the router's ([`Router::process`]); so is the
+//! metrics line printed after each invocation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -12,81 +15,78 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 use tvault_aws::{Queue, SdkConfig};
-use tvault_core::ports::Deadline;
-use tvault_router::{Handled, Router};
-
-/// Time kept back from the invocation's deadline to change visibilities and
-/// answer: a fixed part plus a twentieth of what is left.
-const RESERVE_FIXED: Duration = Duration::from_secs(2);
-
-/// The last part of the reserve, left to print the metrics line and post the
-/// response once the visibility changes are done (or given up).
-const ANSWER_MARGIN: Duration = Duration::from_millis(500);
-
-/// No invocation lasts longer than Lambda's 15-minute limit; a deadline
-/// header further away than this (a clock jump, a broken emulator) is read
-/// as this, so the arithmetic on it cannot overflow.
-const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
+use tvault_router::record::now_ms;
+use tvault_router::{Budget, Handled, Record, Router, Settings};
 
 pub struct App {
     router: Arc<Router>,
     config: SdkConfig,
     concurrency: usize,
     function_name: String,
+    /// Where SQS is when not at AWS (emulators), for queue URLs.
+    sqs_endpoint: Option<String>,
     queues: Mutex<HashMap<String, Queue>>,
 }
 
-/// When an invocation's records must stop, and when its visibility changes
-/// must be done.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    /// Records are cut off here (the deadline less the reserve).
-    records_until: Instant,
-    /// The same, for the retries inside a record.
-    deadline: Deadline,
-    /// Visibility changes are given up here (the deadline less the answer margin).
-    changes_until: Instant,
-}
-
 impl App {
-    pub fn new(router: Router, config: &SdkConfig, concurrency: usize) -> Self {
+    pub fn new(router: Router, config: &SdkConfig, settings: &Settings) -> Self {
         Self {
             router: Arc::new(router),
             config: config.clone(),
-            concurrency: concurrency.max(1),
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|_| "tvault".into()),
+            concurrency: settings.record_concurrency.max(1),
+            function_name: settings.function_name.clone(),
+            sqs_endpoint: settings.sqs_endpoint.clone(),
             queues: Mutex::new(HashMap::new()),
         }
     }
 
+    /// One invocation; its metrics line goes to stdout, where CloudWatch
+    /// Logs reads Embedded Metric Format.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Error> {
+        let (result, metrics) = self.answer(event).await;
+        println!("{metrics}");
+        result
+    }
+
+    /// The invocation's answer and its metrics line.
+    ///
     /// The payload arrives as raw JSON so that a direct invocation's event
     /// is archived byte for byte as received (its `source/` copy is provenance).
-    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Error> {
-        let budget = budget(event.context.deadline);
-        let raw = event.payload;
+    async fn answer(&self, event: LambdaEvent<Box<RawValue>>) -> (Result<Value, Error>, String) {
+        let budget = Budget::for_invocation(event.context.deadline);
+        let result = self.dispatch(&event.payload, budget).await;
+        let metrics = self
+            .router
+            .emf_line(
+                &self.function_name,
+                i64::try_from(now_ms()).unwrap_or(i64::MAX),
+            )
+            .await;
+        (result, metrics)
+    }
+
+    async fn dispatch(&self, raw: &RawValue, budget: Budget) -> Result<Value, Error> {
         let probe: Value = serde_json::from_str(raw.get())?;
-        let result = if probe.get("Records").is_some() {
+        if probe.get("Records").is_some() {
             let batch: SqsEvent = serde_json::from_value(probe)?;
             let response = self.batch(batch, budget).await;
             Ok(serde_json::to_value(response)?)
         } else {
             let id = probe.get("id").and_then(Value::as_str).unwrap_or("direct");
             self.direct(id, raw.get(), budget).await
-        };
-        println!(
-            "{}",
-            self.router
-                .metrics
-                .emf_line(&self.function_name, now_ms() as i64, true)
-        );
-        result
+        }
     }
 
     /// An EventBridge event invoked without a queue: a failure is the
     /// invocation's error, so Lambda's async retries and the rule's DLQ apply.
     async fn direct(&self, id: &str, body: &str, budget: Budget) -> Result<Value, Error> {
-        let handled = self.run_one(id, body, 1, budget).await;
+        let record = Record {
+            message_id: id.to_string(),
+            body: body.to_string(),
+            receive_count: 1,
+            sent_at_ms: None,
+        };
+        let handled = self.run(&record, budget).await;
         match handled.result {
             Ok(_) => Ok(Value::Null),
             Err(e) => Err(e.to_string().into()),
@@ -99,24 +99,7 @@ impl App {
         let mut changes = JoinSet::new();
         let mut results = futures::stream::iter(batch.records)
             .map(|m| async move {
-                let id = m.message_id.clone().unwrap_or_default();
-                let count = m
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1);
-                if let Some(sent) = m
-                    .attributes
-                    .get("SentTimestamp")
-                    .and_then(|s| s.parse::<u64>().ok())
-                {
-                    self.router
-                        .metrics
-                        .saw_age_ms(now_ms().saturating_sub(sent));
-                }
-                let handled = self
-                    .run_one(&id, m.body.as_deref().unwrap_or(""), count, budget)
-                    .await;
+                let handled = self.run(&record(&m), budget).await;
                 (m, handled)
             })
             .buffer_unordered(self.concurrency);
@@ -144,33 +127,12 @@ impl App {
         response
     }
 
-    /// Archive one record on a task of its own (a panic fails this record
-    /// only), cut off at the record deadline so the function always answers
-    /// before its own timeout.
-    async fn run_one(&self, id: &str, body: &str, count: u32, budget: Budget) -> Handled {
-        let left = budget
-            .records_until
-            .saturating_duration_since(Instant::now());
-        let handling = self
-            .router
-            .handle_isolated(id, body, count, budget.deadline);
-        match tokio::time::timeout(left, handling).await {
-            Ok(h) => h,
-            Err(_) => {
-                tracing::warn!(
-                    message_id = id,
-                    "record cut off at the invocation deadline; it returns to the queue"
-                );
-                self.router
-                    .metrics
-                    .failed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Handled {
-                    result: Err(tvault_core::ArchiveError::TimedOut),
-                    requeue_after: None,
-                }
-            }
-        }
+    /// One record, cut off at the invocation's record deadline so the
+    /// function always answers before its own timeout.
+    async fn run(&self, record: &Record, budget: Budget) -> Handled {
+        self.router
+            .process(record, budget.deadline, Some(budget.records_until))
+            .await
     }
 
     /// Start hiding a failed record for `delay` (not-ready or throttled, so
@@ -180,7 +142,7 @@ impl App {
         let (Some(arn), Some(receipt)) = (&m.event_source_arn, &m.receipt_handle) else {
             return;
         };
-        let Some(url) = queue_url(arn) else {
+        let Some(url) = queue_url(arn, self.sqs_endpoint.as_deref()) else {
             tracing::warn!(arn, "cannot derive the queue URL from the event source ARN");
             return;
         };
@@ -199,36 +161,36 @@ impl App {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// The invocation's budget, from its deadline (milliseconds since the epoch).
-fn budget(deadline_ms: u64) -> Budget {
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms())).min(LONGEST_INVOCATION);
-    let keep = RESERVE_FIXED + left / 20;
-    let now = Instant::now();
-    let records_until = now + left.saturating_sub(keep);
-    Budget {
-        records_until,
-        deadline: Deadline::at(records_until),
-        changes_until: now + left.saturating_sub(ANSWER_MARGIN),
+/// An SQS message as the router's [`Record`]; a receive count or sent time
+/// that is not a number reads as a first receive with no age.
+fn record(m: &SqsMessage) -> Record {
+    Record {
+        message_id: m.message_id.clone().unwrap_or_default(),
+        body: m.body.clone().unwrap_or_default(),
+        receive_count: m
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+        sent_at_ms: m
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|s| s.parse().ok()),
     }
 }
 
-/// `arn:aws:sqs:REGION:ACCOUNT:NAME` to the queue URL, honouring
-/// `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` (emulators) as the SDK does.
-fn queue_url(arn: &str) -> Option<String> {
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` to the queue URL, at `endpoint` when
+/// SQS is elsewhere (`AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL`: emulators),
+/// as the SDK does.
+fn queue_url(arn: &str, endpoint: Option<&str>) -> Option<String> {
     let parts: Vec<&str> = arn.split(':').collect();
     let [_, _, "sqs", region, account, name] = parts.as_slice() else {
         return None;
     };
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SQS")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|_| format!("https://sqs.{region}.amazonaws.com"));
+    let endpoint = endpoint.map_or_else(
+        || format!("https://sqs.{region}.amazonaws.com"),
+        str::to_string,
+    );
     Some(format!(
         "{}/{account}/{name}",
         endpoint.trim_end_matches('/')
@@ -249,7 +211,14 @@ mod tests {
         let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
         let router = Router::from_parts(archiver, vault.clone());
         let config = SdkConfig::builder().build();
-        (App::new(router, &config, 4), vault)
+        let settings = Settings::from_vars([
+            (
+                "AWS_LAMBDA_FUNCTION_NAME".to_string(),
+                "tvault-unit".to_string(),
+            ),
+            ("TVAULT_RECORD_CONCURRENCY".to_string(), "4".to_string()),
+        ]);
+        (App::new(router, &config, &settings), vault)
     }
 
     fn invocation(payload: &str) -> LambdaEvent<Box<RawValue>> {
@@ -309,6 +278,48 @@ mod tests {
         }
     }
 
+    /// An SQS event as Lambda's event source mapping delivers it (the shape of
+    /// AWS's SQS event example, the fields of aws_lambda_events' `SqsMessage`):
+    /// a transcript-carrying event, a Genesys `user.end` (the fixture in
+    /// fixtures/genesys/), and a body that is not JSON. It names no
+    /// eventSourceARN, so the poison's visibility change (which needs SQS) is
+    /// not attempted.
+    const MIXED_BATCH: &str = include_str!("../fixtures/sqs_event__mixed.json");
+
+    #[tokio::test]
+    async fn a_fixture_batch_fails_only_its_poison_and_its_metrics_line_counts_each_record() {
+        let (app, vault) = app(None);
+        let before = now_ms();
+        let (response, line) = app.answer(invocation(MIXED_BATCH)).await;
+        assert_eq!(failures(&response.unwrap()), ["m-poison"]);
+        let stored = vault.list("conversations/fixture-8d3f4c1e/").await.unwrap();
+        assert!(
+            stored.iter().any(|l| l.path.contains("/manifest.")),
+            "{stored:?}"
+        );
+
+        let line: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line["FunctionName"], "tvault-unit");
+        for (metric, count) in [
+            ("Archived", 1),
+            ("Skipped", 1),
+            ("Failed", 1),
+            ("AlreadyInVault", 0),
+            ("NotReady", 0),
+            ("AzureRetries", 0),
+        ] {
+            assert_eq!(line[metric], count, "{metric}: {line}");
+        }
+        // The oldest record's age, from its SentTimestamp (1789896700000).
+        let age = line["OldestEventAge"].as_u64().unwrap();
+        assert!(age >= before - 1_789_896_700_000, "{age}");
+
+        // The next line counts only the next invocation.
+        let (_, line) = app.answer(invocation(&sqs_event(&[]))).await;
+        let line: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!((&line["Archived"], &line["Failed"]), (&0.into(), &0.into()));
+    }
+
     #[tokio::test]
     async fn a_direct_invocation_is_archived_byte_for_byte() {
         let (app, vault) = app(None);
@@ -332,41 +343,15 @@ mod tests {
 
     #[test]
     fn queue_urls_come_from_arns() {
-        // SAFETY of the test: only this test reads these variables.
-        if std::env::var("AWS_ENDPOINT_URL").is_err()
-            && std::env::var("AWS_ENDPOINT_URL_SQS").is_err()
-        {
-            assert_eq!(
-                queue_url("arn:aws:sqs:eu-west-1:123456789012:vault-q").as_deref(),
-                Some("https://sqs.eu-west-1.amazonaws.com/123456789012/vault-q")
-            );
-        }
-        assert_eq!(queue_url("arn:aws:s3:::bucket"), None);
-    }
-
-    #[test]
-    fn the_budget_keeps_time_in_reserve_for_visibility_changes_and_the_answer() {
-        let b = budget(now_ms() + 60_000);
-        let left = b.records_until.saturating_duration_since(Instant::now());
-        assert!(
-            left <= Duration::from_secs(55) && left >= Duration::from_secs(54),
-            "{left:?}"
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:vault-q";
+        assert_eq!(
+            queue_url(arn, None).as_deref(),
+            Some("https://sqs.eu-west-1.amazonaws.com/123456789012/vault-q")
         );
-        let changes = b.changes_until.saturating_duration_since(Instant::now());
-        assert!(
-            changes <= Duration::from_millis(59_500) && changes >= Duration::from_secs(59),
-            "{changes:?}"
+        assert_eq!(
+            queue_url(arn, Some("http://127.0.0.1:4566/")).as_deref(),
+            Some("http://127.0.0.1:4566/123456789012/vault-q")
         );
-        let b = budget(now_ms().saturating_sub(5));
-        assert!(b.records_until <= Instant::now() && b.changes_until <= Instant::now());
-    }
-
-    #[test]
-    fn a_deadline_header_far_in_the_future_is_read_as_the_longest_invocation() {
-        for ms in [u64::MAX, u64::MAX / 2, now_ms() + 10 * 3_600_000] {
-            let b = budget(ms);
-            let left = b.records_until.saturating_duration_since(Instant::now());
-            assert!(left <= LONGEST_INVOCATION, "{ms}: {left:?}");
-        }
+        assert_eq!(queue_url("arn:aws:s3:::bucket", None), None);
     }
 }

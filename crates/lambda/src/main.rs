@@ -1,10 +1,11 @@
 //! `bootstrap`: the transcript-vault Lambda (provided.al2023).
 //!
 //! All wiring is here; the handler is in [`handler`]. Configuration comes from
-//! the environment: `TVAULT_SECRET_ID` (the settings secret), `TVAULT_VAULT`,
-//! and optionally `TVAULT_RECORD_CONCURRENCY` (records of a batch archived at
-//! once, default 8). Clients, the secret and the Genesys token are built once
-//! per container, not per record.
+//! the environment through [`tvault_router::Settings`] (the one reader of it):
+//! `TVAULT_SECRET_ID` (the settings secret), `TVAULT_VAULT`, and optionally
+//! `TVAULT_RECORD_CONCURRENCY` (records of a batch archived at once, default
+//! 8). Clients, the secret and the Genesys token are built once per
+//! container, not per record.
 
 mod handler;
 
@@ -30,17 +31,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config = tvault_aws::sdk_config().await;
     let settings = tvault_router::Settings::from_env();
-    let router = tvault_router::Router::load(settings, Some(&config))
+    let router = tvault_router::Router::load(settings.clone(), Some(&config))
         .await
         .map_err(|e| {
+            // The whole chain: the sentence, then what went wrong under it.
+            let e = tvault_aws::error_text(&e);
             tracing::error!(error = %e, "cannot start: configuration");
             e
         })?;
-    let concurrency = std::env::var("TVAULT_RECORD_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
-    let app = Arc::new(handler::App::new(router, &config, concurrency));
+    let app = Arc::new(handler::App::new(router, &config, &settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }

@@ -510,3 +510,56 @@ async fn an_azure_retry_after_of_1e30_fails_its_record_as_transient_not_the_batc
     }
     f.child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_retries_are_reported_in_the_metrics_line_when_azure_throttles() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // Azurite behind the fault proxy: its first three answers are 429 with
+    // Retry-After 1 s, which the Azure retry layer waits out and retries
+    // within the record's deadline, so every record still archives.
+    let azurite = std::env::var("TVAULT_TEST_AZURITE").unwrap();
+    let (origin, _) = azurite.rsplit_once('/').unwrap();
+    let proxy = Proxy::start(
+        origin,
+        FaultPlan {
+            throttle_first: 3,
+            retry_after: Some(Duration::from_secs(1)),
+            ..FaultPlan::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (proxied_url, proxied_cs) = (
+        vault_url.replacen(origin, &proxy.url(), 1),
+        cs.replacen(origin, &proxy.url(), 1),
+    );
+    let fake = FakeGenesys::start().await.unwrap();
+    let q = pipeline::queues(&config, 5, 30).await;
+    let convs = ["emf1-8d3f4c1e", "emf2-8d3f4c1e"];
+    for c in convs {
+        q.source.send(&transcript_event(c)).await.unwrap();
+    }
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&proxied_cs)).await;
+    let mut f = start(&rt, &endpoint, &secret_id, &proxied_url, &[]);
+
+    let (records, failed) = poll_batch(&rt, &q, 30, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((records, failed.len()), (2, 0), "{failed:?}");
+    assert_eq!(proxy.counts().throttled_429, 3);
+    f.child.kill().await.unwrap();
+    let emf = f.emf_lines.await.unwrap();
+    assert_eq!(emf.len(), 1, "one metrics line for the one invocation");
+    let line: Value = serde_json::from_str(&emf[0]).unwrap();
+    assert_eq!(line["Archived"], 2, "{line}");
+    assert_eq!(
+        line["AzureRetries"], 3,
+        "each throttled request was retried once: {line}"
+    );
+}

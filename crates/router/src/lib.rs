@@ -3,19 +3,46 @@
 //! What the Lambda `bootstrap` and `tvault worker` have in common: reading the
 //! settings (environment, or the Secrets Manager secret), wiring the vault and
 //! the Genesys client into an [`Archiver`](tvault_core::Archiver), handling one
-//! queued record to a [`Handled`] result with its requeue delay, re-reading a
-//! rotated secret, and counting what happened for the metrics line.
+//! queued record from start to end ([`Router::process`]: its age, its own
+//! task, its deadline, its requeue delay, its count), re-reading a rotated
+//! secret, the worker's receive loop, and the metrics line.
 //!
 //! | module | role |
 //! |---|---|
 //! | [`settings`] | raw environment and secret values into validated settings |
 //! | [`router`] | [`Router`]: one record in, one [`Handled`] out |
-//! | [`metrics`] | counters and the CloudWatch Embedded Metric Format line |
+//! | [`record`] | [`Record`] and [`Router::process`]: a record's whole life |
+//! | [`budget`] | a Lambda invocation's time budget |
+//! | [`worker`] | the long-running SQS consumer behind `tvault worker` |
+//! | `metrics` | counters and the CloudWatch Embedded Metric Format line (private) |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use tvault_core::ports::Deadline;
+//! use tvault_router::{Record, Router, Settings};
+//! let router = Arc::new(Router::new(Settings::from_env().with_vault("memory://"))?);
+//! let record = Record {
+//!     message_id: "m-1".into(),
+//!     body: r#"{"detail": {}}"#.into(),
+//!     receive_count: 1,
+//!     sent_at_ms: None,
+//! };
+//! let handled = router.process(&record, Deadline::NONE, None).await;
+//! println!("{}", router.emf_line("tvault", 0).await);
+//! # let _ = handled;
+//! # Ok(()) }
+//! ```
 
-pub mod metrics;
+pub mod budget;
+mod metrics;
+pub mod record;
 pub mod router;
 pub mod settings;
+pub mod worker;
 
-pub use metrics::Metrics;
+pub use budget::Budget;
+pub use metrics::Totals;
+pub use record::Record;
 pub use router::{Handled, Router};
 pub use settings::{Settings, SettingsError};

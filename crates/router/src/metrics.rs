@@ -1,5 +1,9 @@
-//! Counters for one invocation (or one worker interval), and the CloudWatch
+//! Counters for one invocation (or one worker's life), and the CloudWatch
 //! Embedded Metric Format line that publishes them without an API call.
+//!
+//! Private to the router: only [`Router`](crate::Router) counts, so a record's
+//! outcome, age and cut-off are counted on every path, and the Azure retries
+//! are added before each line is written (`Router::emf_line`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,19 +15,39 @@ pub const NAMESPACE: &str = "TranscriptVault";
 
 /// Counters; cheap to update from many tasks.
 #[derive(Debug, Default)]
-pub struct Metrics {
-    pub archived: AtomicU64,
-    pub already_in_vault: AtomicU64,
-    pub skipped: AtomicU64,
-    pub failed: AtomicU64,
-    pub not_ready: AtomicU64,
-    pub attachments: AtomicU64,
-    pub missing_attachments: AtomicU64,
-    pub bytes: AtomicU64,
+pub(crate) struct Metrics {
+    pub(crate) archived: AtomicU64,
+    pub(crate) already_in_vault: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) not_ready: AtomicU64,
+    pub(crate) attachments: AtomicU64,
+    pub(crate) missing_attachments: AtomicU64,
+    pub(crate) bytes: AtomicU64,
     /// Requests to Azure that were retried (throttling, 5xx, lost connections).
-    pub azure_retries: AtomicU64,
+    pub(crate) azure_retries: AtomicU64,
     /// Age in milliseconds of the oldest record seen (by its SQS sent time).
-    pub oldest_event_age_ms: AtomicU64,
+    pub(crate) oldest_event_age_ms: AtomicU64,
+}
+
+/// What the router has done so far, as the worker's last line reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub archived: u64,
+    pub already_in_vault: u64,
+    pub skipped: u64,
+    pub not_ready: u64,
+    pub failed: u64,
+}
+
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "archived {}, already in vault {}, skipped {}, not ready {}, failed {}",
+            self.archived, self.already_in_vault, self.skipped, self.not_ready, self.failed
+        )
+    }
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -32,7 +56,7 @@ fn add(c: &AtomicU64, n: u64) {
 
 impl Metrics {
     /// Count one record's result.
-    pub fn record(&self, result: &Result<Outcome, tvault_core::ArchiveError>) {
+    pub(crate) fn record(&self, result: &Result<Outcome, tvault_core::ArchiveError>) {
         match result {
             Ok(Outcome::Archived(a)) => {
                 add(&self.archived, 1);
@@ -48,9 +72,21 @@ impl Metrics {
     }
 
     /// Note a record's age.
-    pub fn saw_age_ms(&self, age_ms: u64) {
+    pub(crate) fn saw_age_ms(&self, age_ms: u64) {
         self.oldest_event_age_ms
             .fetch_max(age_ms, Ordering::Relaxed);
+    }
+
+    /// The outcome counters, without resetting them.
+    pub(crate) fn totals(&self) -> Totals {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Totals {
+            archived: g(&self.archived),
+            already_in_vault: g(&self.already_in_vault),
+            skipped: g(&self.skipped),
+            not_ready: g(&self.not_ready),
+            failed: g(&self.failed),
+        }
     }
 
     fn values(&self, reset: bool) -> [(&'static str, &'static str, u64); 10] {
@@ -82,7 +118,7 @@ impl Metrics {
     /// One EMF JSON line: CloudWatch Logs turns it into metrics under
     /// [`NAMESPACE`] with the dimension `FunctionName`.
     /// `reset` sets the counters back to zero (one line per invocation).
-    pub fn emf_line(&self, function_name: &str, timestamp_ms: i64, reset: bool) -> String {
+    pub(crate) fn emf_line(&self, function_name: &str, timestamp_ms: i64, reset: bool) -> String {
         let values = self.values(reset);
         let defs: Vec<serde_json::Value> = values
             .iter()

@@ -13,7 +13,7 @@ use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Totals};
 use crate::settings::{Settings, SettingsError};
 
 /// The result of one record and what the queue should do with it.
@@ -40,7 +40,7 @@ pub struct Router {
     base: Settings,
     secret: Option<SecretSource>,
     policy: RequeuePolicy,
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for Router {
@@ -77,17 +77,6 @@ impl Router {
         self
     }
 
-    /// Settings from the environment; when `TVAULT_SECRET_ID` is set, the
-    /// secret is read through the standard AWS configuration and overlaid.
-    pub async fn from_env() -> Result<Self, SettingsError> {
-        let base = Settings::from_env();
-        let config = match base.secret_id {
-            Some(_) => Some(tvault_aws::sdk_config().await),
-            None => None,
-        };
-        Self::load(base, config.as_ref()).await
-    }
-
     /// A router over `base`, reading the settings secret with `config` when
     /// `base.secret_id` names one.
     pub async fn load(
@@ -97,14 +86,8 @@ impl Router {
         let (Some(id), Some(config)) = (base.secret_id.clone(), config) else {
             return Self::new(base);
         };
-        // TVAULT_SECRET_MIN_REREAD_SECONDS shortens the one-minute floor
-        // between re-reads (tests; an operator mid-rotation).
-        let min_reread = std::env::var("TVAULT_SECRET_MIN_REREAD_SECONDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(tvault_aws::secret::REREAD_INTERVAL, Duration::from_secs);
-        let source = SecretSource::new(config, id).with_min_reread(min_reread);
-        let values = source.get().await?;
+        let source = base.secret_source(config, id);
+        let values = source.get().await.map_err(SettingsError::Secret)?;
         let settings = base.clone().with_secret(&values);
         let (archiver, vault) = settings.build()?;
         Ok(Self {
@@ -122,8 +105,16 @@ impl Router {
         self.archiver.read().await.0.clone()
     }
 
-    /// The metrics line for what happened since the last one (see
-    /// [`Metrics::emf_line`]), with the Azure retries the vault counted.
+    /// The records counted since this router started, or since the last
+    /// [`Router::emf_line`] (which starts the counters again from zero).
+    pub fn totals(&self) -> Totals {
+        self.metrics.totals()
+    }
+
+    /// The CloudWatch Embedded Metric Format line (one JSON line, namespace
+    /// `TranscriptVault`, dimension `FunctionName`) for what happened since
+    /// the last one, with the Azure retries the vault counted; the counters
+    /// start again from zero.
     pub async fn emf_line(&self, function_name: &str, timestamp_ms: i64) -> String {
         let vault = self.archiver.read().await.1.clone();
         if let Some(stats) = vault.azure_stats() {
@@ -139,7 +130,7 @@ impl Router {
 
     /// Archive one EventBridge event text. `receive_count` is SQS's
     /// `ApproximateReceiveCount` (1 when not queued).
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         message_id: &str,
         body: &str,
@@ -206,7 +197,7 @@ impl Router {
     /// records of the batch go on. Dropping the returned future aborts the
     /// task (a Lambda record cut off at its deadline, a worker shutting down),
     /// so no archive outlives the wait for it.
-    pub async fn handle_isolated(
+    pub(crate) async fn handle_isolated(
         self: &Arc<Self>,
         message_id: &str,
         body: &str,
@@ -247,6 +238,7 @@ impl Router {
                     true
                 }
                 Err(e) => {
+                    let e = tvault_aws::error_text(&e);
                     error!(error = %e, "the re-read settings secret is not usable");
                     false
                 }

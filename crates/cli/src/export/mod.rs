@@ -44,7 +44,7 @@ pub async fn run(vault_location: &str, args: ExportArgs) -> Result<u8> {
         eprintln!("{}", exists_message(&target));
         return Ok(EXIT_USAGE);
     }
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
         Ok(p) => p,
         Err(e @ (ReadError::NotArchived(_) | ReadError::NoSuchGeneration { .. })) => {

@@ -513,3 +513,77 @@ async fn a_dead_letter_archives_after_its_cause_is_fixed_and_it_is_redriven() {
     );
     assert_eq!(q.dlq.depth().await.unwrap(), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_and_show_take_the_vault_credential_from_the_settings_secret() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("devstoreaccount1").await else {
+        return;
+    };
+    // The Azure credential is only in the secret, as the Lambda keeps it.
+    let secret_id = format!(
+        "tvault/cli-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(serde_json::json!({ "AZURE_STORAGE_CONNECTION_STRING": cs }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let conv = "secret-8d3f4c1e";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, transcript_event(conv)).unwrap();
+    let tvault = |args: &[&str], secret: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+        cmd.arg("--vault")
+            .arg(&vault_url)
+            .args(args)
+            .env_clear()
+            .env("RUST_LOG", "error");
+        for (k, v) in pipeline::aws_env(&endpoint) {
+            cmd.env(k, v);
+        }
+        if let Some(id) = secret {
+            cmd.env("TVAULT_SECRET_ID", id);
+        }
+        cmd.output().unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+
+    let out = tvault(&["archive", file.to_str().unwrap()], Some(&secret_id));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("archived 1,"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = tvault(&["show", conv], Some(&secret_id));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("hello"), "{}", text(&out.stdout));
+    // Read back without our code: the conversation is in Azurite once.
+    let stored = pipeline::generations(pipeline::azurite_vault(&vault_url, &cs).as_ref()).await;
+    assert_eq!(stored.get(conv), Some(&1));
+
+    // Without the secret the same command has no credential for the vault.
+    let out = tvault(&["show", conv], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    // A secret that does not exist is named, and nothing is read.
+    let out = tvault(
+        &["list", "--from", "2026-09-20", "--to", "2026-09-20"],
+        Some("tvault/no-such-secret"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("tvault/no-such-secret"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -4,8 +4,9 @@
 
 use tvault_core::Outcome;
 use tvault_core::ports::{ConversationSource, Deadline, SourceError};
+use tvault_core::secret::Secret;
 use tvault_core::transcript::AttachmentRef;
-use tvault_genesys::{Config, GenesysSource, Secret};
+use tvault_genesys::{Config, GenesysSource};
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeGenesys, Fault, Route};
 
 use crate::util::*;

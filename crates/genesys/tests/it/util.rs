@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use tvault_core::Archiver;
 use tvault_core::manifest::Manifest;
 use tvault_core::ports::{Clock, ConversationSource, Vault};
-use tvault_genesys::{Config, GenesysSource, Secret, Tuning};
+use tvault_core::secret::Secret;
+use tvault_genesys::{Config, GenesysSource, Tuning};
 use tvault_testkit::genesys::{CLIENT_ID, CLIENT_SECRET, FakeConversation, FakeGenesys};
 
 /// The conversation of the fixtures.
