@@ -98,7 +98,7 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
         }
     };
     let concurrency = args.concurrency as usize;
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let vault = vault.as_ref();
     let options = Options {
         range,
@@ -170,8 +170,9 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
             schema: "transcript-vault/audit-report/v1",
             tool: TOOL,
             generated_at: fmt_time(chrono::Utc::now()),
-            // A SAS token or a password in a URL would be a secret.
-            vault: tvault_vault::azure::config::redact_url(vault_location),
+            // A SAS token in a URL would be a secret: never write a query
+            // string (a URL with a password was refused when the vault opened).
+            vault: tvault_core::manifest::strip_query(vault_location),
             from: range.from(),
             to: range.to(),
             trusted_root: args.trusted_root.as_deref(),

@@ -26,7 +26,7 @@ pub async fn run(vault_location: &str, args: SealArgs) -> Result<u8> {
         );
         return Ok(EXIT_USAGE);
     }
-    let vault = tvault_vault::open(vault_location)?;
+    let vault = crate::settings(vault_location).await?.open_vault()?;
     let sealed = match seal_day(
         vault.as_ref(),
         day,
