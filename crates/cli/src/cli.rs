@@ -302,7 +302,13 @@ secret named by TVAULT_SECRET_ID. AWS access uses the standard AWS chain
 
 SIGTERM or SIGINT: stop receiving, let in-flight messages finish for up to
 --grace seconds, release the rest to the queue at once, and exit 0. Scale by
-running more copies: the queue is the coordinator.";
+running more copies: the queue is the coordinator.
+
+--seal-at HH:MM seals yesterday (UTC) into the vault's ledger every day at
+that UTC time, and logs its witness line (also kept in SSM with
+TVAULT_WITNESS_SSM_PREFIX): see `tvault help seal`. A worker started after
+that time seals yesterday at once; several workers may all do it (sealing is
+create-only and idempotent). It needs no queue.";
 
 const SEAL_ABOUT: &str = "\
 Seal a UTC day into the vault's hash-chained ledger.
@@ -428,6 +434,18 @@ pub struct WorkerArgs {
     /// (for draining a queue in a batch job).
     #[arg(long)]
     pub until_empty: bool,
+
+    /// Seal yesterday (UTC) into the vault's ledger every day at this UTC
+    /// time (HH:MM), as `tvault seal` does; started after it, seal yesterday
+    /// at once. Leave a grace after midnight for late events.
+    #[arg(long, value_name = "HH:MM", value_parser = parse_hh_mm)]
+    pub seal_at: Option<chrono::NaiveTime>,
+}
+
+/// `HH:MM`, a UTC time of day.
+fn parse_hh_mm(s: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("{s:?} is not a time of day: expected HH:MM (UTC)"))
 }
 
 /// `tvault dlq`.

@@ -533,3 +533,72 @@ async fn usage_errors_exit_2_and_nothing_is_sealed_before_its_day_is_over() {
         stderr(&out)
     );
 }
+
+/// `tvault worker --seal-at HH:MM`, started after that hour, seals yesterday
+/// at once while it consumes the queue, and logs the witness line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_seals_yesterday_at_its_hour() {
+    let Some((endpoint, config)) = tvault_testkit::pipeline::moto().await else {
+        return;
+    };
+    let q = tvault_testkit::pipeline::queues(&config, 5, 30).await;
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let event = tvault_testkit::panic::transcript_event("seal-at-8d3f4c1e")
+        .replace("2026-09-20", &yesterday);
+    q.source.send(&event).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let worker = |extra: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+        cmd.arg("--vault")
+            .arg(&vault)
+            .args(["worker", "--queue-url", q.source.url(), "--until-empty"])
+            .args(extra)
+            .env_clear()
+            .env("RUST_LOG", "info");
+        for (k, v) in tvault_testkit::pipeline::aws_env(&endpoint) {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    // One worker archives the conversation; the next, started after its
+    // sealing hour, seals yesterday at once (and finds the queue empty).
+    let out = worker(&[]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(q.source.depth().await.unwrap(), (0, 0), "the queue drained");
+    assert!(!vault.join("ledger").exists(), "no seal without --seal-at");
+    let out = worker(&["--seal-at", "00:00"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let ledger = vault.join(format!("ledger/{}.json", yesterday.replace('-', "/")));
+    let bytes = std::fs::read(&ledger).unwrap();
+    let sealed = tvault_core::ledger::Ledger::read(
+        &format!("ledger/{}.json", yesterday.replace('-', "/")),
+        &bytes,
+    )
+    .unwrap();
+    assert_eq!(sealed.entries.len(), 1);
+    assert_eq!(sealed.entries[0].conversation_id, "seal-at-8d3f4c1e");
+    let witness = format!("{yesterday} {}", tvault_core::hash::sha256_hex(&bytes));
+    assert!(
+        stderr(&out).contains(&witness),
+        "the witness line is logged: {}",
+        stderr(&out)
+    );
+
+    // A time that is not HH:MM is a usage error.
+    let out = l_usage(&[
+        "worker",
+        "--queue-url",
+        q.source.url(),
+        "--seal-at",
+        "25:00",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+fn l_usage(args: &[&str]) -> Output {
+    tvault("memory://", args)
+}
