@@ -15,9 +15,9 @@ use tvault_core::transcript::fmt_time;
 
 use crate::cli::{AuditArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::progress::Progress;
-use crate::seal::TOOL;
 use crate::term;
 use crate::verify;
+use tvault_router::seal::TOOL;
 
 /// One problem of the report: a ledger finding, or a `verify` line.
 #[derive(Debug, Clone, Serialize)]

@@ -1,15 +1,13 @@
-//! `tvault seal`: one UTC day into the hash-chained ledger.
+//! `tvault seal`: one UTC day into the hash-chained ledger, and its witness.
 
 use anyhow::Result;
 use tvault_core::days::parse_day;
-use tvault_core::ledger::seal::{Sealed, seal_day};
+use tvault_core::ledger::seal::Sealed;
 use tvault_core::ports::Deadline;
+use tvault_router::seal::{SealFailure, seal_and_witness};
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, SealArgs};
 use crate::term;
-
-/// What goes into each ledger object's `tool`.
-pub const TOOL: &str = concat!("tvault ", env!("CARGO_PKG_VERSION"));
 
 pub async fn run(vault_location: &str, args: SealArgs) -> Result<u8> {
     let day = match parse_day(&args.day) {
@@ -26,26 +24,43 @@ pub async fn run(vault_location: &str, args: SealArgs) -> Result<u8> {
         );
         return Ok(EXIT_USAGE);
     }
-    let vault = crate::settings(vault_location).await?.open_vault()?;
-    let sealed = match seal_day(
-        vault.as_ref(),
-        day,
-        now,
-        TOOL,
-        args.concurrency as usize,
-        Deadline::NONE,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tvault seal: {}", term::line(&e.to_string()));
-            return Ok(EXIT_FAILED);
-        }
+    let settings = crate::settings(vault_location).await?;
+    let vault = settings.open_vault()?;
+    // The AWS configuration is read only when the witness goes to SSM, so
+    // sealing needs no AWS otherwise.
+    let witness = match settings.witness_ssm_prefix {
+        Some(_) => settings.witness(&tvault_aws::sdk_config().await)?,
+        None => None,
     };
-    describe(&sealed);
-    println!("{}", sealed.witness_line());
-    Ok(EXIT_OK)
+    match seal_and_witness(vault.as_ref(), witness.as_ref(), day, now, Deadline::NONE).await {
+        Ok(report) => {
+            describe(&report.sealed);
+            if let Some(w) = &settings.witness_ssm_prefix {
+                eprintln!("witness kept in SSM: {w}/{day}");
+            }
+            println!("{}", report.sealed.witness_line());
+            Ok(EXIT_OK)
+        }
+        // Sealed, but the witness could not be kept: the line is still the
+        // day's; print it for the operator to keep by hand.
+        Err(e @ SealFailure::Witness { .. }) => {
+            if let SealFailure::Witness { line, .. } = &e {
+                println!("{line}");
+            }
+            eprintln!(
+                "tvault seal: {}",
+                term::line(&format!("{:#}", anyhow::Error::from(e)))
+            );
+            Ok(EXIT_FAILED)
+        }
+        Err(e) => {
+            eprintln!(
+                "tvault seal: {}",
+                term::line(&format!("{:#}", anyhow::Error::from(e)))
+            );
+            Ok(EXIT_FAILED)
+        }
+    }
 }
 
 /// What was written, on stderr (stdout is the witness line alone).

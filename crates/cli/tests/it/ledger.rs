@@ -602,3 +602,55 @@ async fn the_worker_seals_yesterday_at_its_hour() {
 fn l_usage(args: &[&str]) -> Output {
     tvault("memory://", args)
 }
+
+/// `tvault seal` with `TVAULT_WITNESS_SSM_PREFIX` keeps the witness line in
+/// SSM (moto), create-only: sealing again is fine, and a parameter that holds
+/// another line for the day is a failure naming it, the line still printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seal_keeps_the_witness_in_ssm_and_never_writes_over_it() {
+    let Some((endpoint, config)) = tvault_testkit::pipeline::moto().await else {
+        return;
+    };
+    let mut l = Ledgered::local().await;
+    let prefix = format!(
+        "/tvault-cli/{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    l.writer = tvault_testkit::pipeline::aws_env(&endpoint)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain([("TVAULT_WITNESS_SSM_PREFIX".to_string(), prefix.clone())])
+        .collect();
+    l.archive(&CONVS[..2]).await;
+    let line = l.seal(DAYS[0]).await;
+    let witness = tvault_aws::witness::SsmWitness::new(&config, &prefix).unwrap();
+    assert_eq!(witness.lines().await.unwrap(), std::slice::from_ref(&line));
+    assert_eq!(
+        l.seal(DAYS[0]).await,
+        line,
+        "sealing again: the same line, kept once"
+    );
+
+    // Another line already there for the next day (someone else's): refused.
+    let other = format!("{} {}", DAYS[1], "ab".repeat(32));
+    witness.record(DAYS[1], &other).await.unwrap();
+    let out = l.run(true, &["seal", "--day", DAYS[1]]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("SSM parameter {prefix}/{}", DAYS[1])),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).starts_with(&format!("{} ", DAYS[1])),
+        "the day's line is still printed"
+    );
+    assert_ne!(stdout(&out).trim(), other);
+    assert!(
+        witness.lines().await.unwrap().contains(&other),
+        "never written over"
+    );
+}
