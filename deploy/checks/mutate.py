@@ -71,7 +71,7 @@ MUTATIONS = [
     ("architecture fixed", "architecture_is_a_parameter", SAM, "        - !Ref Architecture", "        - arm64"),
     ("queue unencrypted", "every_queue_is_encrypted", SAM, "      SqsManagedSseEnabled: true\n      MessageRetentionPeriod: 1209600\n      VisibilityTimeout", "      MessageRetentionPeriod: 1209600\n      VisibilityTimeout"),
     ("throttles alarm removed", "Throttles", SAM, "      MetricName: Throttles", "      MetricName: Invocations"),
-    ("seal payload not the router's", "seal_schedule_invokes", SAM, '"tvault": "seal"', '"tvault": "sealed"'),
+    ("seal payload not the router's", "seal_schedule_invokes", SAM, "Input: '{\"tvault\": \"seal\"", "Input: '{\"tvault\": \"sealed\""),
     ("seal schedule hourly", "seal_schedule_invokes", SAM, "cron(0 ${SealGraceHours} * * ? *)", "cron(0 * * * ? *)"),
     ("seal grace past a day", "seal_schedule_invokes", SAM, "    MinValue: 0\n    MaxValue: 23", "    MinValue: 0\n    MaxValue: 30"),
     ("schedule role may invoke anything", "seal_schedule_role", SAM, "                Action: lambda:InvokeFunction\n                Resource: !GetAtt ArchiveFunction.Arn", "                Action: lambda:InvokeFunction\n                Resource: \"*\""),
