@@ -671,7 +671,7 @@ async fn a_scheduled_seal_invocation_seals_witnesses_and_leaves_the_queue_alone(
         .lines()
         .await
         .unwrap();
-    assert_eq!(kept, [line.clone()], "the witness in SSM");
+    assert_eq!(kept, std::slice::from_ref(&line), "the witness in SSM");
     let logged = f.witness_lines.lock().unwrap().clone();
     assert!(
         logged.iter().any(|l| l.contains(&line)),
