@@ -15,6 +15,8 @@ mod list;
 mod progress;
 mod reconcile;
 mod seal;
+mod search;
+mod search_help;
 mod show;
 mod term;
 mod verify;
@@ -53,6 +55,9 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Index(args) => search::index(&cli.vault, args).await,
+            Command::Find(args) => search::find(&cli.vault, args).await,
+            Command::Serve(args) => search::serve(&cli.vault, args).await,
             Command::Seal(args) => seal::run(&cli.vault, args).await,
             Command::Audit(args) => audit::run(&cli.vault, args).await,
         }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod azure_readonly;
+mod bundle;
 mod cli;
 mod export;
 mod genesys;
@@ -15,5 +16,8 @@ mod hostile;
 mod ledger;
 mod ledger_azure;
 mod reconcile;
+mod search;
+mod serve;
+mod tz;
 mod util;
 mod worker;
