@@ -170,8 +170,8 @@ output retentionDays int = retentionDays
 output lockPolicyCommand string = 'az storage container immutability-policy lock --resource-group ${resourceGroup().name} --account-name ${storageAccountName} --container-name ${containerName} --if-match "$(az storage container immutability-policy show --resource-group ${resourceGroup().name} --account-name ${storageAccountName} --container-name ${containerName} --query etag -o tsv)"'
 @description('Optional legal hold (kept until cleared, on top of the retention period).')
 output legalHoldCommand string = 'az storage container legal-hold set --resource-group ${resourceGroup().name} --account-name ${storageAccountName} --container-name ${containerName} --tags <case-id>'
-@description('Stored access policies the SAS tokens are issued from (revoke by deleting or changing the policy). Writer: read, create, write, list; never delete. Reader: read, list.')
+@description('Stored access policies the SAS tokens are issued from (revoke by deleting or changing the policy). Writer: read, create, list; never write (overwrite) nor delete. Reader: read, list.')
 output accessPolicyCommands array = [
-  'az storage container policy create --account-name ${storageAccountName} --container-name ${containerName} --name tvault-writer --permissions rcwl --expiry <YYYY-MM-DDT00:00Z> --auth-mode key'
+  'az storage container policy create --account-name ${storageAccountName} --container-name ${containerName} --name tvault-writer --permissions rcl --expiry <YYYY-MM-DDT00:00Z> --auth-mode key'
   'az storage container policy create --account-name ${storageAccountName} --container-name ${containerName} --name tvault-reader --permissions rl --expiry <YYYY-MM-DDT00:00Z> --auth-mode key'
 ]

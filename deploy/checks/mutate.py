@@ -71,6 +71,11 @@ MUTATIONS = [
     ("architecture fixed", "architecture_is_a_parameter", SAM, "        - !Ref Architecture", "        - arm64"),
     ("queue unencrypted", "every_queue_is_encrypted", SAM, "      SqsManagedSseEnabled: true\n      MessageRetentionPeriod: 1209600\n      VisibilityTimeout", "      MessageRetentionPeriod: 1209600\n      VisibilityTimeout"),
     ("throttles alarm removed", "Throttles", SAM, "      MetricName: Throttles", "      MetricName: Invocations"),
+    ("seal payload not the router's", "seal_schedule_invokes", SAM, "Input: '{\"tvault\": \"seal\"", "Input: '{\"tvault\": \"sealed\""),
+    ("seal schedule hourly", "seal_schedule_invokes", SAM, "cron(0 ${SealGraceHours} * * ? *)", "cron(0 * * * ? *)"),
+    ("seal grace past a day", "seal_schedule_invokes", SAM, "    MinValue: 0\n    MaxValue: 23", "    MinValue: 0\n    MaxValue: 30"),
+    ("schedule role may invoke anything", "seal_schedule_role", SAM, "                Action: lambda:InvokeFunction\n                Resource: !GetAtt ArchiveFunction.Arn", "                Action: lambda:InvokeFunction\n                Resource: \"*\""),
+    ("witness may be overwritten", "witness_parameter_is_create_only", SAM, 'ssm:Overwrite: "true"', 'ssm:Overwrite: "false"'),
     ("ARM TLS 1.0", "tls12", ARM, '"minimumTlsVersion": "TLS1_2"', '"minimumTlsVersion": "TLS1_0"'),
     ("ARM http allowed", "tls12_and_https", ARM, '"supportsHttpsTrafficOnly": true', '"supportsHttpsTrafficOnly": false'),
     ("ARM public blobs", "no_public_blob", ARM, '"allowBlobPublicAccess": false', '"allowBlobPublicAccess": true'),
@@ -82,6 +87,8 @@ MUTATIONS = [
     ("Bicep TLS 1.0", "TLS 1.2", BICEP, "minimumTlsVersion: 'TLS1_2'", "minimumTlsVersion: 'TLS1_0'"),
     ("Bicep firewall allow", "default deny", BICEP, "defaultAction: 'Deny'", "defaultAction: 'Allow'"),
     ("Bicep no versioning", "versioning", BICEP, "isVersioningEnabled: true", "isVersioningEnabled: false"),
+    ("ARM writer may overwrite", "writer_policy_creates_but_cannot_overwrite", ARM, "tvault-writer --permissions rcl", "tvault-writer --permissions rcwl"),
+    ("Bicep writer may delete", "writer_policy_creates_but_cannot_overwrite", BICEP, "tvault-writer --permissions rcl", "tvault-writer --permissions rcdl"),
     ("Bicep default drift", "same_parameters_and_defaults", BICEP, "param retentionYears int = 7", "param retentionYears int = 5"),
 ]
 

@@ -458,7 +458,13 @@ def role_statements(sam):
     _, fn = function(sam)
     role_name, _ = getatt(props(fn)["Role"])
     stmts = []
+    policies = []
     for policy in props(sam["Resources"][role_name])["Policies"]:
+        if "Fn::If" in policy:  # a policy that exists only under a condition
+            policies += [b for b in policy["Fn::If"][1:] if isinstance(b, dict) and "PolicyDocument" in b]
+        else:
+            policies.append(policy)
+    for policy in policies:
         for s in policy["PolicyDocument"]["Statement"]:
             if "Fn::If" in s:
                 stmts += [b for b in s["Fn::If"][1:] if isinstance(b, dict) and "Effect" in b]
@@ -485,6 +491,63 @@ def test_role_consumes_only_the_one_queue(sam):
         "sqs:ChangeMessageVisibility",
     }
     assert getatt(sqs[0]["Resource"]) == (queue_name, "Arn")
+
+
+# ---------------------------------------------------------------- AWS: ledger
+SEAL_FIXTURE = DEPLOY.parent / "crates" / "lambda" / "fixtures" / "scheduler_seal.json"
+
+
+def test_seal_schedule_invokes_the_function_daily_after_a_grace_with_a_seal_payload(sam):
+    name, schedule = only(sam, "AWS::Scheduler::Schedule")
+    p = props(schedule)
+    fn_name, _ = function(sam)
+    assert getatt(p["Target"]["Arn"]) == (fn_name, "Arn")
+    assert p["ScheduleExpressionTimezone"] == "UTC"
+    assert p["FlexibleTimeWindow"]["Mode"] == "OFF"
+    # Once a day, at the grace hour: cron(minute hour * * ? *).
+    expr = p["ScheduleExpression"]["Fn::Sub"]
+    assert expr == "cron(0 ${SealGraceHours} * * ? *)", expr
+    grace = param(sam, "SealGraceHours")
+    assert grace["MinValue"] == 0 and grace["MaxValue"] == 23 and 0 < grace["Default"] <= 6
+    # The payload the router takes (the handler's test fixture is this Input,
+    # with the scheduler's context attribute substituted).
+    payload = json.loads(p["Target"]["Input"])
+    fixture = json.loads(SEAL_FIXTURE.read_text())
+    assert payload == {"tvault": "seal", "scheduledTime": "<aws.scheduler.scheduled-time>"}
+    assert set(payload) == set(fixture) and fixture["tvault"] == "seal"
+    assert p["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 3
+
+
+def test_seal_schedule_role_may_only_invoke_the_function(sam):
+    _, schedule = only(sam, "AWS::Scheduler::Schedule")
+    role_name, _ = getatt(props(schedule)["Target"]["RoleArn"])
+    role = props(sam["Resources"][role_name])
+    principals = [s["Principal"]["Service"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
+    assert principals == ["scheduler.amazonaws.com"]
+    fn_name, _ = function(sam)
+    actions = {}
+    for policy in role["Policies"]:
+        for s in policy["PolicyDocument"]["Statement"]:
+            actions[s["Action"]] = s["Resource"]
+    assert getatt(actions.pop("lambda:InvokeFunction")) == (fn_name, "Arn")
+    assert set(actions) <= {"sqs:SendMessage"}, actions
+
+
+def test_witness_parameter_is_create_only_under_its_prefix(sam):
+    stmts = [s for s in role_statements(sam) if "ssm:PutParameter" in str(s["Action"])]
+    allow = [s for s in stmts if s["Effect"] == "Allow"]
+    deny = [s for s in stmts if s["Effect"] == "Deny"]
+    assert len(allow) == 1 and len(deny) == 1, stmts
+    for s in allow + deny:
+        assert s["Resource"]["Fn::Sub"].endswith(":parameter${LedgerWitnessParameterPrefix}/*"), s
+    assert deny[0]["Condition"]["StringEquals"]["ssm:Overwrite"] == "true"
+    _, fn = function(sam)
+    env = props(fn)["Environment"]["Variables"]["TVAULT_WITNESS_SSM_PREFIX"]["Fn::If"]
+    assert env[0] == "HasWitnessPrefix" and ref_name(env[1]) == "LedgerWitnessParameterPrefix"
+
+
+def test_generated_template_keeps_the_seal_schedule(cfn):
+    assert len(resources_of(cfn, "AWS::Scheduler::Schedule")) == 1
 
 
 def test_no_secret_value_in_the_template():
@@ -615,6 +678,21 @@ def test_arm_container_has_a_time_based_retention_policy_in_years(arm):
     if cond:  # deployed unless an operator turns it off after locking
         name = re.fullmatch(r"\[parameters\('(\w+)'\)\]", cond).group(1)
         assert arm["parameters"][name]["defaultValue"] is True
+
+
+def writer_policy_permissions(text):
+    """The permissions of the `tvault-writer` stored access policy command."""
+    found = re.findall(r"--name tvault-writer --permissions (\w+)", text)
+    assert len(found) == 1, f"one tvault-writer policy command expected, found {found}"
+    return found[0]
+
+
+@pytest.mark.parametrize("which", ["arm", "bicep"])
+def test_writer_policy_creates_but_cannot_overwrite_or_delete(which, arm, bicep):
+    # `c` writes new blobs only; `w` would let a stolen writer SAS overwrite
+    # any blob until the retention policy is locked (issue 15, item 6).
+    text = json.dumps(arm) if which == "arm" else bicep
+    assert sorted(writer_policy_permissions(text)) == sorted("rcl")
 
 
 def test_arm_checkov_skips_give_a_reason(arm):

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`secret`] | the settings secret in Secrets Manager: parsed, cached, re-read on rotation |
 //! | [`queue`] | SQS: receive, delete, change visibility, send, and DLQ redrive |
+//! | [`witness`] | the ledger's witness lines in SSM Parameter Store, create-only |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +20,7 @@
 
 pub mod queue;
 pub mod secret;
+pub mod witness;
 
 pub use aws_config::SdkConfig;
 

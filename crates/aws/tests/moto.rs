@@ -164,3 +164,44 @@ async fn redrive_moves_every_dead_letter_back_unchanged() {
     want.sort();
     assert_eq!(bodies, want);
 }
+
+#[tokio::test]
+async fn a_witness_line_is_kept_once_and_another_line_for_the_day_is_refused() {
+    let Some(config) = moto().await else { return };
+    let prefix = format!("/{}", unique("tvault/ledger"));
+    let witness = tvault_aws::witness::SsmWitness::new(&config, &prefix).unwrap();
+    let (day1, day2) = ("2026-09-20", "2026-09-21");
+    let line1 = format!("{day1} {}", "ab".repeat(32));
+    let line2 = format!("{day2} {}", "cd".repeat(32));
+    use tvault_aws::witness::{WitnessError, Witnessed};
+    assert_eq!(
+        witness.record(day1, &line1).await.unwrap(),
+        Witnessed::Written
+    );
+    assert_eq!(
+        witness.record(day2, &line2).await.unwrap(),
+        Witnessed::Written
+    );
+    // Sealing again (nothing new) witnesses the same line again: fine.
+    assert_eq!(
+        witness.record(day1, &line1).await.unwrap(),
+        Witnessed::AlreadyThere
+    );
+    // A different hash for a witnessed day is never written over.
+    let forged = format!("{day1} {}", "ef".repeat(32));
+    let err = witness.record(day1, &forged).await.unwrap_err();
+    assert!(matches!(err, WitnessError::Conflict { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!("{prefix}/{day1}")),
+        "{err}"
+    );
+    // What an auditor downloads: the witness file, one line per day.
+    assert_eq!(witness.lines().await.unwrap(), [line1, line2]);
+    let param = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(format!("{prefix}/{day1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(param.parameter.unwrap().version, 1, "never overwritten");
+}

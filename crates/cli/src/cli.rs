@@ -15,9 +15,9 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded
   1  some records failed (each is reported with its file, line and reason),
-     or `verify` / `show` / `list` / `export` / `index` found a problem,
-     `find` found nothing (or refused a result), or `reconcile` found
-     something missing
+     or `verify` / `show` / `list` / `export` / `index` / `audit` found a
+     problem, `find` found nothing (or refused a result), or `reconcile`
+     found something missing, or `seal` could not seal
   2  usage or configuration error: nothing was done
 
 Environment:
@@ -97,6 +97,13 @@ pub enum Command {
     /// A read-only web reading room over the vault and the search index, on 127.0.0.1.
     #[command(long_about = crate::search_help::SERVE_ABOUT, after_help = AFTER_HELP)]
     Serve(crate::search_help::ServeArgs),
+    /// Seal a UTC day into the hash-chained ledger (create-only; safe to repeat).
+    #[command(long_about = SEAL_ABOUT, after_help = AFTER_HELP)]
+    Seal(SealArgs),
+    /// Check sealed days: the ledger's chain, what it lists, what was added
+    /// since, and every listed conversation's objects.
+    #[command(long_about = AUDIT_ABOUT, after_help = AFTER_HELP)]
+    Audit(AuditArgs),
 }
 
 const ARCHIVE_ABOUT: &str = "\
@@ -326,7 +333,115 @@ secret named by TVAULT_SECRET_ID. AWS access uses the standard AWS chain
 
 SIGTERM or SIGINT: stop receiving, let in-flight messages finish for up to
 --grace seconds, release the rest to the queue at once, and exit 0. Scale by
-running more copies: the queue is the coordinator.";
+running more copies: the queue is the coordinator.
+
+--seal-at HH:MM seals yesterday (UTC) into the vault's ledger every day at
+that UTC time, and logs its witness line (also kept in SSM with
+TVAULT_WITNESS_SSM_PREFIX): see `tvault help seal`. A worker started after
+that time seals yesterday at once; several workers may all do it (sealing is
+create-only and idempotent). It needs no queue.";
+
+const SEAL_ABOUT: &str = "\
+Seal a UTC day into the vault's hash-chained ledger.
+
+Lists the day's date-index markers, reads each one's manifest, and writes
+ledger/YYYY/MM/DD.json: the committed generations of the day (conversation id,
+generation, manifest name, the manifest's SHA-256 and size), sorted, with a
+Merkle root over them, the SHA-256 of the latest ledger object of the
+previous sealed day (the chain), the tool's version and the time of sealing.
+The format is in docs/vault-format.md, \"The ledger\".
+
+A day is sealed once. Sealing it again writes nothing, unless generations were
+indexed under it since: those go into a supplement, ledger/YYYY/MM/DD.N.json,
+which follows the day's latest ledger object. Every write is create-only, so
+the writer credential (create, no overwrite) is enough. Index markers whose
+manifest does not exist (an archive interrupted before it committed) are not
+generations and are not sealed; they are named on stderr.
+
+Output: one line on stdout, the witness line of the day:
+  YYYY-MM-DD <SHA-256 of ledger/YYYY/MM/DD.json>
+Keep it where the vault's administrators cannot rewrite it (`tvault audit
+--witness FILE` compares such lines with the vault). With
+TVAULT_WITNESS_SSM_PREFIX set, it is also written to the SSM parameter
+PREFIX/YYYY-MM-DD (create-only). What was written goes to stderr.
+
+Exit codes: 0 sealed (or nothing new); 1 the day could not be sealed (a ledger
+object of the day is not valid, or the vault failed); 2 usage error, or a day
+that has not ended yet (UTC).";
+
+const AUDIT_ABOUT: &str = "\
+Check the sealed days from --from to --to (UTC days, both included).
+
+For each day, and naming each day and conversation it finds wrong:
+  not sealed             the day has no ledger object
+  bad ledger object      a ledger object is not valid (schema, name, count,
+                         order, or its Merkle root does not match its entries)
+  chain broken           a ledger object's `previous` does not match the
+                         object it names (that one changed after it was
+                         followed), or is missing; checked from each day back
+                         to the first sealed day, or to --trusted-root
+  removed after sealing  a listed manifest, or its index marker, is gone
+  changed after sealing  a listed manifest's bytes differ from the ledger's
+  added after sealing    a committed generation indexed on the day is in no
+                         ledger object of the day (seal the day again if it
+                         is a late arrival)
+  witness mismatch       with --witness: a line differs from the day's main
+                         ledger object, names one that does not exist, or a
+                         sealed day of the range has no line
+  verify: ...            the listed conversations' objects, checked by the
+                         same code as `tvault verify --from --to` (missing,
+                         corrupt, orphaned, unreadable)
+
+Notes (not problems): days sealed late, which the chain shows.
+
+The last lines: the latest ledger object of the range (head: PATH SHA256; give
+it as --trusted-root to the next audit), and the count of problems.
+--json-report FILE writes all of it as JSON.
+
+Needs only read access to the vault (the reader SAS is enough).
+
+Exit codes: 0 everything holds; 1 a problem was found; 2 usage error (a bad
+date, witness line or root).";
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// The UTC day to seal (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub day: String,
+
+    /// Manifests read at the same time.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// First UTC day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+
+    /// Last UTC day, included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+
+    /// Witness lines (`YYYY-MM-DD SHA256`, as `seal` prints them) to compare
+    /// with the vault's main ledger objects.
+    #[arg(long, value_name = "FILE")]
+    pub witness: Option<PathBuf>,
+
+    /// The SHA-256 of a ledger object you trust (an earlier audit's head):
+    /// the chain is checked back to it instead of to the first sealed day.
+    #[arg(long, value_name = "SHA256")]
+    pub trusted_root: Option<String>,
+
+    /// Write the whole audit as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+
+    /// Objects read at the same time.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -356,6 +471,18 @@ pub struct WorkerArgs {
     /// (for draining a queue in a batch job).
     #[arg(long)]
     pub until_empty: bool,
+
+    /// Seal yesterday (UTC) into the vault's ledger every day at this UTC
+    /// time (HH:MM), as `tvault seal` does; started after it, seal yesterday
+    /// at once. Leave a grace after midnight for late events.
+    #[arg(long, value_name = "HH:MM", value_parser = parse_hh_mm)]
+    pub seal_at: Option<chrono::NaiveTime>,
+}
+
+/// `HH:MM`, a UTC time of day.
+fn parse_hh_mm(s: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("{s:?} is not a time of day: expected HH:MM (UTC)"))
 }
 
 /// `tvault dlq`.

@@ -6,6 +6,7 @@
 //! per module.
 
 mod archive;
+mod audit;
 mod cli;
 mod dlq;
 mod export;
@@ -13,6 +14,7 @@ mod input;
 mod list;
 mod progress;
 mod reconcile;
+mod seal;
 mod search;
 mod search_help;
 mod show;
@@ -56,6 +58,8 @@ fn main() -> ExitCode {
             Command::Index(args) => search::index(&cli.vault, args).await,
             Command::Find(args) => search::find(&cli.vault, args).await,
             Command::Serve(args) => search::serve(&cli.vault, args).await,
+            Command::Seal(args) => seal::run(&cli.vault, args).await,
+            Command::Audit(args) => audit::run(&cli.vault, args).await,
         }
     });
     match result {

@@ -53,29 +53,103 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             let convs: BTreeSet<&str> = markers.iter().map(|m| m.conversation.as_str()).collect();
             let mut names: BTreeSet<String> = markers.iter().map(|m| m.path.clone()).collect();
             names.extend(strays);
-            let listings: Vec<Result<Vec<String>, String>> = futures::stream::iter(convs)
-                .map(|c| async move {
-                    let id = ConversationId::new(c)
-                        .map_err(|e| format!("orphaned index marker for {c:?}: {e}"))?;
-                    vault
-                        .list(&keys::conversation_prefix(&id))
-                        .await
-                        .map(|l| l.into_iter().map(|l| l.path).collect())
-                        .map_err(|e| format!("unreadable {}: {e}", keys::conversation_prefix(&id)))
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
-            for l in listings {
-                match l {
-                    Ok(paths) => names.extend(paths),
-                    Err(p) => problems.push(p),
-                }
-            }
+            let (objects, unlistable) = conversation_objects(vault, convs, concurrency).await;
+            names.extend(objects);
+            problems.extend(unlistable);
             names
         }
     };
+    let found = examine(vault, &names, range.is_none(), concurrency).await;
+    problems.extend(found.problems);
+    let provenance = found.provenance;
 
+    // Object names come from whoever could write: escaped for the terminal.
+    for line in provenance.iter().chain(&problems) {
+        println!("{}", term::line(line));
+    }
+    println!(
+        "verified {} manifest(s) of {} conversation(s), {} object(s){}: {} problem(s){}",
+        found.manifests,
+        found.conversations,
+        found.objects,
+        range.map(|r| format!(" indexed {r}")).unwrap_or_default(),
+        problems.len(),
+        if provenance.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unlisted provenance object(s)", provenance.len())
+        }
+    );
+    // A verify that checked nothing proves nothing: most often the wrong
+    // vault, or an archive that never wrote.
+    if found.manifests == 0 && problems.is_empty() && !args.allow_empty {
+        eprintln!(
+            "tvault verify: no manifest to verify{}: is this the right vault? (--allow-empty accepts an empty one)",
+            range.map(|r| format!(" indexed {r}")).unwrap_or_default()
+        );
+        return Ok(EXIT_FAILED);
+    }
+    Ok(if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// What [`examine`] found.
+pub struct Examined {
+    /// One line each: `missing`, `corrupt`, `orphaned`, `unindexed`, `unreadable`.
+    pub problems: Vec<String>,
+    /// `unlisted provenance` lines (information).
+    pub provenance: Vec<String>,
+    pub manifests: usize,
+    pub conversations: usize,
+    pub objects: usize,
+}
+
+/// Every object of `conversations`, by listing their prefixes; and a problem
+/// line for each that cannot be listed.
+pub async fn conversation_objects<'a>(
+    vault: &dyn Vault,
+    conversations: impl IntoIterator<Item = &'a str>,
+    concurrency: usize,
+) -> (BTreeSet<String>, Vec<String>) {
+    let listings: Vec<Result<Vec<String>, String>> = futures::stream::iter(conversations)
+        .map(|c| async move {
+            let id = ConversationId::new(c)
+                .map_err(|e| format!("orphaned index marker for {c:?}: {e}"))?;
+            vault
+                .list(&keys::conversation_prefix(&id))
+                .await
+                .map(|l| l.into_iter().map(|l| l.path).collect())
+                .map_err(|e| format!("unreadable {}: {e}", keys::conversation_prefix(&id)))
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut names = BTreeSet::new();
+    let mut problems = Vec::new();
+    for l in listings {
+        match l {
+            Ok(paths) => names.extend(paths),
+            Err(p) => problems.push(p),
+        }
+    }
+    (names, problems)
+}
+
+/// Check the objects named `names` (a whole vault's, or some
+/// conversations' and date-index markers'): every manifest read, every
+/// object it lists re-hashed, markers against manifests, and the objects no
+/// manifest lists. `whole_vault` adds the check that every manifest has its
+/// marker (a range may not hold a generation's marker).
+pub async fn examine(
+    vault: &dyn Vault,
+    names: &BTreeSet<String>,
+    whole_vault: bool,
+    concurrency: usize,
+) -> Examined {
+    let mut problems: Vec<String> = Vec::new();
     let manifest_paths: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -175,7 +249,7 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     }
     // With a date range, a generation may be indexed on a day outside it; the
     // full run checks that every manifest has its marker.
-    if range.is_none() {
+    if whole_vault {
         for m in &manifests {
             if !indexed.contains(&(m.conversation_id.to_string(), m.generation.clone())) {
                 problems.push(format!(
@@ -218,36 +292,13 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         problems.push(format!("orphaned {path}: outside the vault layout"));
     }
 
-    // Object names come from whoever could write: escaped for the terminal.
-    for line in provenance.iter().chain(&problems) {
-        println!("{}", term::line(line));
+    Examined {
+        problems,
+        provenance,
+        manifests: manifests.len(),
+        conversations: committed.len(),
+        objects,
     }
-    println!(
-        "verified {} manifest(s) of {} conversation(s), {objects} object(s){}: {} problem(s){}",
-        manifests.len(),
-        committed.len(),
-        range.map(|r| format!(" indexed {r}")).unwrap_or_default(),
-        problems.len(),
-        if provenance.is_empty() {
-            String::new()
-        } else {
-            format!(", {} unlisted provenance object(s)", provenance.len())
-        }
-    );
-    // A verify that checked nothing proves nothing: most often the wrong
-    // vault, or an archive that never wrote.
-    if manifests.is_empty() && problems.is_empty() && !args.allow_empty {
-        eprintln!(
-            "tvault verify: no manifest to verify{}: is this the right vault? (--allow-empty accepts an empty one)",
-            range.map(|r| format!(" indexed {r}")).unwrap_or_default()
-        );
-        return Ok(EXIT_FAILED);
-    }
-    Ok(if problems.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    })
 }
 
 /// Hash an unlisted raw payload and compare it with the sha16 in its name

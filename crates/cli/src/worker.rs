@@ -27,6 +27,7 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
         record_timeout: Duration::from_secs(u64::from(args.record_timeout)),
         grace: Duration::from_secs(args.grace),
         until_empty: args.until_empty,
+        seal_at: args.seal_at,
     };
     let totals = worker::run(router, queue, options, wait_for_signal()).await;
     println!("worker stopped: {totals}");

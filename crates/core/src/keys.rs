@@ -6,6 +6,7 @@
 //! conversations/{conversationId}/source/{name}.{sha16}.json
 //! conversations/{conversationId}/attachments/{attachmentId}/{safe-filename}
 //! index/{yyyy}/{mm}/{dd}/{conversationId}.{gen}
+//! ledger/{yyyy}/{mm}/{dd}.json, ledger/{yyyy}/{mm}/{dd}.{n}.json
 //! ```
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -16,6 +17,8 @@ use crate::id::{AttachmentId, ConversationId, safe_file_name};
 pub const CONVERSATIONS: &str = "conversations/";
 /// Prefix of the date index.
 pub const INDEX: &str = "index/";
+/// Prefix of the sealed days (the hash-chained ledger).
+pub const LEDGER: &str = "ledger/";
 
 /// Prefix of everything that belongs to one conversation, ending in `/`.
 pub fn conversation_prefix(conv: &ConversationId) -> String {
@@ -62,6 +65,43 @@ pub fn index_month_prefix(year: i32, month: u32) -> String {
 /// Prefix of one UTC day in the date index, ending in `/`.
 pub fn index_day_prefix(year: i32, month: u32, day: u32) -> String {
     format!("{}{day:02}/", index_month_prefix(year, month))
+}
+
+/// A day's ledger object: the main one (`sequence` 0, `ledger/{yyyy}/{mm}/{dd}.json`)
+/// or its `n`th supplement (`ledger/{yyyy}/{mm}/{dd}.{n}.json`).
+pub fn ledger(day: NaiveDate, sequence: u32) -> String {
+    let (y, m, d) = (day.year(), day.month(), day.day());
+    match sequence {
+        0 => format!("{LEDGER}{y:04}/{m:02}/{d:02}.json"),
+        n => format!("{LEDGER}{y:04}/{m:02}/{d:02}.{n}.json"),
+    }
+}
+
+/// If `path` is a ledger object's name, its day and sequence (0 for the main
+/// object). Only the names [`ledger`] writes parse: no `.0.`, no leading zeros.
+pub fn parse_ledger(path: &str) -> Option<(NaiveDate, u32)> {
+    let rest = path.strip_prefix(LEDGER)?.strip_suffix(".json")?;
+    let mut parts = rest.splitn(3, '/');
+    let (y, m, file) = (parts.next()?, parts.next()?, parts.next()?);
+    let (d, n) = match file.split_once('.') {
+        Some((d, n)) => (d, Some(n)),
+        None => (file, None),
+    };
+    let digits = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return None;
+    }
+    let day = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    let sequence = match n {
+        None => 0,
+        Some(n)
+            if !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            n.parse().ok()?
+        }
+        Some(_) => return None,
+    };
+    Some((day, sequence))
 }
 
 /// If `path` is a manifest name, its conversation id and generation.
@@ -197,6 +237,29 @@ mod tests {
         }
         assert_eq!(index_month_prefix(2026, 9), "index/2026/09/");
         assert_eq!(index_day_prefix(2026, 9, 2), "index/2026/09/02/");
+    }
+
+    #[test]
+    fn ledger_names_parse_back_and_only_canonical_ones() {
+        let day = NaiveDate::from_ymd_opt(2026, 9, 2).unwrap();
+        assert_eq!(ledger(day, 0), "ledger/2026/09/02.json");
+        assert_eq!(ledger(day, 3), "ledger/2026/09/02.3.json");
+        assert_eq!(parse_ledger(&ledger(day, 0)), Some((day, 0)));
+        assert_eq!(parse_ledger(&ledger(day, 12)), Some((day, 12)));
+        for not in [
+            "ledger/2026/09/02.0.json",
+            "ledger/2026/09/02.01.json",
+            "ledger/2026/09/02..json",
+            "ledger/2026/09/02.x.json",
+            "ledger/2026/9/02.json",
+            "ledger/2026/09/31.json",
+            "ledger/2026/09/02.json.tmp",
+            "ledger/2026/09/x/02.json",
+            "ledger/2026/09/02.99999999999.json",
+            "index/2026/09/02.json",
+        ] {
+            assert_eq!(parse_ledger(not), None, "{not}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | [`outcome`] | how a record ends: outcomes, errors and their classification |
 //! | [`days`] | inclusive ranges of UTC days (`--from`/`--to`) |
 //! | [`reconcile`] | expected conversations against the vault, per day |
+//! | [`ledger`] | the hash-chained ledger of sealed days: format, Merkle tree, seal, audit |
 //! | [`read`] | reading generations back, checked against their manifests |
 //! | [`requeue`] | how long a failed queued record stays hidden ([`requeue::RequeuePolicy`]) |
 //! | [`secret`] | [`secret::Secret`], the redacting string for credentials |
@@ -38,6 +39,7 @@ pub mod event;
 pub mod hash;
 pub mod id;
 pub mod keys;
+pub mod ledger;
 pub mod manifest;
 pub mod outcome;
 pub mod ports;

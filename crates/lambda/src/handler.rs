@@ -1,14 +1,16 @@
 //! The handler: an SQS batch in, a partial batch response and the failed
 //! records' visibility changes out; or one EventBridge event invoked
-//! directly. Each record's life (its age, its own task, its deadline and
-//! cut-off, its count) is the router's ([`Router::process`]); so is the
-//! metrics line printed after each invocation.
+//! directly; or the daily seal invocation (`{"tvault": "seal", ...}`, which
+//! touches no queue). Each record's life (its age, its own task, its
+//! deadline and cut-off, its count) is the router's ([`Router::process`]);
+//! so is the metrics line printed after each invocation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::NaiveDate;
 use futures::StreamExt;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
@@ -71,9 +73,31 @@ impl App {
             let batch: SqsEvent = serde_json::from_value(probe)?;
             let response = self.batch(batch, budget).await;
             Ok(serde_json::to_value(response)?)
+        } else if let Some(request) = tvault_router::seal::seal_request(&probe) {
+            self.seal(request, budget).await
         } else {
             let id = probe.get("id").and_then(Value::as_str).unwrap_or("direct");
             self.direct(id, raw.get(), budget).await
+        }
+    }
+
+    /// A seal invocation (the daily schedule: `{"tvault": "seal", ...}`,
+    /// told apart by its `tvault` key): the day's ledger object and its
+    /// witness, no queue. A failure is the invocation's error, so the
+    /// schedule's retry policy tries again.
+    async fn seal(
+        &self,
+        request: Result<NaiveDate, String>,
+        budget: Budget,
+    ) -> Result<Value, Error> {
+        let day = request?;
+        match self.router.seal(day, budget.deadline).await {
+            Ok(report) => Ok(report.to_json()),
+            Err(e) => {
+                let e = tvault_aws::error_text(&e);
+                tracing::error!(day = %day, error = %e, "sealing failed");
+                Err(e.into())
+            }
         }
     }
 
@@ -339,6 +363,50 @@ mod tests {
             found |= vault.get(&l.path).await.unwrap().as_ref() == event.as_bytes();
         }
         assert!(found, "the event's bytes are in the vault as received");
+    }
+
+    /// What the template's `LedgerSealSchedule` invokes the function with:
+    /// its `Input`, with `<aws.scheduler.scheduled-time>` replaced as
+    /// EventBridge Scheduler does ("Adding context attributes in EventBridge
+    /// Scheduler", AWS docs; the time's form is theirs, `2022-03-22T18:59:43Z`).
+    const SCHEDULED_SEAL: &str = include_str!("../fixtures/scheduler_seal.json");
+
+    #[tokio::test]
+    async fn a_scheduled_seal_seals_the_day_before_its_time_and_touches_no_queue() {
+        let (app, vault) = app(None);
+        let batch = sqs_event(&[("m-1", &transcript_event("sealed-8d3f4c1e"))]);
+        let response = app.handle(invocation(&batch)).await.unwrap();
+        assert!(failures(&response).is_empty(), "{response}");
+
+        let answer = app.handle(invocation(SCHEDULED_SEAL)).await.unwrap();
+        assert_eq!(answer["day"], "2026-09-20", "{answer}");
+        assert_eq!(answer["written"]["path"], "ledger/2026/09/20.json");
+        assert_eq!(answer["written"]["entries"], 1);
+        let stored = vault.get("ledger/2026/09/20.json").await.unwrap();
+        assert_eq!(
+            answer["witness"],
+            format!("2026-09-20 {}", tvault_core::hash::sha256_hex(&stored))
+        );
+        assert!(
+            String::from_utf8_lossy(&stored).contains("\"conversationId\":\"sealed-8d3f4c1e\"")
+        );
+        assert!(
+            app.queues.lock().unwrap().is_empty(),
+            "a seal makes no queue client"
+        );
+        // Again: nothing new, the same witness.
+        let again = app.handle(invocation(SCHEDULED_SEAL)).await.unwrap();
+        assert_eq!(
+            (&again["witness"], &again["written"]),
+            (&answer["witness"], &Value::Null)
+        );
+
+        // A seal request it cannot understand is the invocation's error.
+        let err = app
+            .handle(invocation(r#"{"tvault": "seal", "day": "20 Sept"}"#))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not a date"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ struct Function {
     child: tokio::process::Child,
     started: Instant,
     emf_lines: tokio::task::JoinHandle<Vec<String>>,
+    /// Log lines that carry a ledger witness (field `witness`), as they come.
+    witness_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 async fn secret(
@@ -85,12 +87,16 @@ fn start(
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
+    let witness_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let witnessed = witness_lines.clone();
     let emf_lines = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         let mut emf = Vec::new();
         while let Ok(Some(line)) = lines.next_line().await {
             if line.contains("\"_aws\"") {
                 emf.push(line);
+            } else if line.contains("\"witness\"") {
+                witnessed.lock().unwrap().push(line);
             }
         }
         emf
@@ -99,6 +105,7 @@ fn start(
         child,
         started,
         emf_lines,
+        witness_lines,
     }
 }
 
@@ -565,4 +572,122 @@ async fn azure_retries_are_reported_in_the_metrics_line_when_azure_throttles() {
         line["AzureRetries"], 3,
         "each throttled request was retried once: {line}"
     );
+}
+
+/// The daily seal as the schedule sends it, to the real `bootstrap`: the
+/// router archives with the writer's create-only SAS (`rcl`, the template's
+/// `tvault-writer`), then seals the day before the scheduled time into
+/// Azurite, logs the witness line and keeps it in SSM (moto), and leaves the
+/// queue alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_seal_invocation_seals_witnesses_and_leaves_the_queue_alone() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard2").await else {
+        return;
+    };
+    let (account_url, container) = vault_url.rsplit_once('/').unwrap();
+    let account = account_url.rsplit('/').next().unwrap();
+    let sas = {
+        let py = tvault_testkit::services::venv_python().unwrap();
+        let script = "import sys\nfrom datetime import datetime, timedelta, timezone\nfrom azure.storage.blob import ContainerSasPermissions, generate_container_sas\nprint(generate_container_sas(sys.argv[1], sys.argv[2], account_key=sys.argv[3], permission=ContainerSasPermissions(read=True, create=True, list=True), expiry=datetime.now(timezone.utc) + timedelta(hours=2)))";
+        let out = std::process::Command::new(py)
+            .args([
+                "-c",
+                script,
+                account,
+                container,
+                tvault_vault::azure::config::DEV_ACCOUNT_KEY,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert!(sas.contains("sp=rcl"), "{sas}");
+    let writer = format!("BlobEndpoint={account_url};SharedAccessSignature={sas}");
+
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(FakeConversation::sample(
+        "sealed-8d3f4c1e",
+        b"photo".to_vec(),
+        b"invoice".to_vec(),
+    ));
+    let q = pipeline::queues(&config, 5, 30).await;
+    q.source
+        .send(&pipeline::customer_end("sealed-8d3f4c1e"))
+        .await
+        .unwrap();
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&writer)).await;
+    let prefix = format!(
+        "/tvault-e2e/{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut f = start(
+        &rt,
+        &endpoint,
+        &secret_id,
+        &vault_url,
+        &[("TVAULT_WITNESS_SSM_PREFIX", &prefix), ("RUST_LOG", "info")],
+    );
+    assert_eq!(
+        poll_once(&rt, &q, 30).await,
+        Some(vec![]),
+        "archived with the create-only writer"
+    );
+
+    // A message waiting in the queue: the seal must not receive or hide it.
+    q.source
+        .send(&pipeline::customer_end("waiting-8d3f4c1e"))
+        .await
+        .unwrap();
+    let seal = json!({"tvault": "seal", "scheduledTime": "2026-09-21T02:00:00Z"});
+    let Answer::Response(answer) = rt.invoke(seal.clone(), Duration::from_secs(60)).await else {
+        panic!("the seal invocation failed")
+    };
+    assert_eq!(answer["day"], "2026-09-20", "{answer}");
+    assert_eq!(answer["written"]["entries"], 1, "{answer}");
+    assert_eq!(answer["ssm"], "written", "{answer}");
+    assert_eq!(
+        q.source.depth().await.unwrap(),
+        (1, 0),
+        "the queue was not touched"
+    );
+
+    let vault = pipeline::azurite_vault(&vault_url, &cs);
+    let stored = tvault_core::ports::Vault::get(vault.as_ref(), "ledger/2026/09/20.json")
+        .await
+        .unwrap();
+    let line = format!("2026-09-20 {}", tvault_core::hash::sha256_hex(&stored));
+    assert_eq!(answer["witness"], line.as_str());
+    let kept = tvault_aws::witness::SsmWitness::new(&config, &prefix)
+        .unwrap()
+        .lines()
+        .await
+        .unwrap();
+    assert_eq!(kept, std::slice::from_ref(&line), "the witness in SSM");
+    let logged = f.witness_lines.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(|l| l.contains(&line)),
+        "the witness in the function's log: {logged:?}"
+    );
+
+    // The schedule's retry (same scheduled time): nothing new, the same witness.
+    let Answer::Response(again) = rt.invoke(seal, Duration::from_secs(60)).await else {
+        panic!("the second seal invocation failed")
+    };
+    assert_eq!(
+        (&again["witness"], &again["written"], &again["ssm"]),
+        (&answer["witness"], &Value::Null, &json!("already there"))
+    );
+    f.child.kill().await.unwrap();
 }

@@ -14,6 +14,7 @@
 //! | [`record`] | [`Record`] and [`Router::process`]: a record's whole life |
 //! | [`budget`] | a Lambda invocation's time budget |
 //! | [`worker`] | the long-running SQS consumer behind `tvault worker` |
+//! | [`seal`] | sealing a day into the ledger and keeping its witness line |
 //! | `metrics` | counters and the CloudWatch Embedded Metric Format line (private) |
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ pub mod budget;
 mod metrics;
 pub mod record;
 pub mod router;
+pub mod seal;
 pub mod settings;
 pub mod worker;
 

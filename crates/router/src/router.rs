@@ -13,7 +13,11 @@ use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;
 
+use chrono::{NaiveDate, Utc};
+use tvault_aws::witness::SsmWitness;
+
 use crate::metrics::{Metrics, Totals};
+use crate::seal::{SealFailure, SealReport, seal_and_witness};
 use crate::settings::{Settings, SettingsError};
 
 /// The result of one record and what the queue should do with it.
@@ -41,6 +45,8 @@ pub struct Router {
     secret: Option<SecretSource>,
     policy: RequeuePolicy,
     pub(crate) metrics: Metrics,
+    /// Where sealed days' witness lines go besides the log (SSM), if configured.
+    witness: Option<SsmWitness>,
 }
 
 impl std::fmt::Debug for Router {
@@ -69,6 +75,7 @@ impl Router {
             secret: None,
             policy: RequeuePolicy::default(),
             metrics: Metrics::default(),
+            witness: None,
         }
     }
 
@@ -83,8 +90,15 @@ impl Router {
         base: Settings,
         config: Option<&tvault_aws::SdkConfig>,
     ) -> Result<Self, SettingsError> {
+        let witness = match config {
+            Some(c) => base.witness(c)?,
+            None => None,
+        };
         let (Some(id), Some(config)) = (base.secret_id.clone(), config) else {
-            return Self::new(base);
+            return Ok(Self {
+                witness,
+                ..Self::new(base)?
+            });
         };
         let source = base.secret_source(config, id);
         let values = source.get().await.map_err(SettingsError::Secret)?;
@@ -97,7 +111,27 @@ impl Router {
             secret: Some(source),
             policy: RequeuePolicy::default(),
             metrics: Metrics::default(),
+            witness,
         })
+    }
+
+    /// Seal `day` into the current vault, then keep its witness line (the
+    /// log, and SSM when configured): the Lambda's scheduled invocation and
+    /// `tvault worker --seal-at`. Touches no queue.
+    pub async fn seal(
+        &self,
+        day: NaiveDate,
+        deadline: Deadline,
+    ) -> Result<SealReport, SealFailure> {
+        let vault = self.archiver.read().await.1.clone();
+        let sealing = seal_and_witness(
+            vault.as_ref(),
+            self.witness.as_ref(),
+            day,
+            Utc::now(),
+            deadline,
+        );
+        with_deadline(deadline, sealing).await
     }
 
     /// The current archiver.

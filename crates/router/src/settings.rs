@@ -64,6 +64,9 @@ pub struct Settings {
     /// at AWS (emulators), as the AWS SDK reads them; the Lambda derives its
     /// queue URLs from event source ARNs with it.
     pub sqs_endpoint: Option<String>,
+    /// `TVAULT_WITNESS_SSM_PREFIX`: where in SSM Parameter Store each sealed
+    /// day's witness line is kept (`PREFIX/YYYY-MM-DD`); unset, only logged.
+    pub witness_ssm_prefix: Option<String>,
 }
 
 /// Settings that cannot be used: each variant names what to set, and keeps
@@ -82,6 +85,8 @@ pub enum SettingsError {
     Vault(#[source] tvault_vault::LocationError),
     #[error("the settings secret (TVAULT_SECRET_ID) cannot be used")]
     Secret(#[source] tvault_aws::secret::SecretError),
+    #[error("the ledger's witness (TVAULT_WITNESS_SSM_PREFIX) cannot be used")]
+    Witness(#[source] tvault_aws::witness::WitnessError),
 }
 
 impl Settings {
@@ -121,6 +126,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_RECORD_CONCURRENCY),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "tvault".into()),
             sqs_endpoint: get("AWS_ENDPOINT_URL_SQS").or_else(|| get("AWS_ENDPOINT_URL")),
+            witness_ssm_prefix: get("TVAULT_WITNESS_SSM_PREFIX"),
         }
     }
 
@@ -165,6 +171,19 @@ impl Settings {
     /// than [`Settings::secret_min_reread`].
     pub(crate) fn secret_source(&self, config: &SdkConfig, id: String) -> SecretSource {
         SecretSource::new(config, id).with_min_reread(self.secret_min_reread)
+    }
+
+    /// The ledger's SSM witness, when `TVAULT_WITNESS_SSM_PREFIX` names one
+    /// (through the standard AWS configuration `config`).
+    pub fn witness(
+        &self,
+        config: &SdkConfig,
+    ) -> Result<Option<tvault_aws::witness::SsmWitness>, SettingsError> {
+        self.witness_ssm_prefix
+            .as_deref()
+            .map(|p| tvault_aws::witness::SsmWitness::new(config, p))
+            .transpose()
+            .map_err(SettingsError::Witness)
     }
 
     /// Whether any Genesys setting is present (then all three must be).

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use chrono::{NaiveTime, Utc};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -32,6 +33,10 @@ pub struct Options {
     pub grace: Duration,
     /// Stop once a receive finds the queue empty and nothing is in flight.
     pub until_empty: bool,
+    /// Seal yesterday (UTC) every day at this UTC time (`--seal-at HH:MM`);
+    /// a worker started after it seals yesterday at once (sealing is
+    /// idempotent, so workers that all do so write one ledger object).
+    pub seal_at: Option<NaiveTime>,
 }
 
 /// In-flight messages by id, with their receipt handles, to release on shutdown.
@@ -53,6 +58,11 @@ pub async fn run(
         info!("stop requested: no more receives; finishing in-flight messages");
         let _ = stop_tx.send(true);
     });
+
+    let (sealer_stop, sealer_stopped) = watch::channel(false);
+    let sealer = options
+        .seal_at
+        .map(|at| tokio::spawn(seal_daily(router.clone(), at, sealer_stopped)));
 
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let in_flight: InFlight = Arc::default();
@@ -127,6 +137,16 @@ pub async fn run(
         .await;
     }
     tasks.abort_all();
+    // A seal under way (or due now) finishes within the grace; one waiting
+    // for its hour is dropped.
+    let _ = sealer_stop.send(true);
+    if let Some(mut sealer) = sealer
+        && tokio::time::timeout(options.grace, &mut sealer)
+            .await
+            .is_err()
+    {
+        sealer.abort();
+    }
     let unfinished: Vec<(String, String)> = in_flight
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -144,6 +164,36 @@ pub async fn run(
         }
     }
     router.totals()
+}
+
+/// Every day at `at` (UTC), seal the day before, until `stop`; the first
+/// time today's, at once when it has passed. Failures are logged (the
+/// witness line is logged by the seal itself) and retried the next day, or
+/// by hand with `tvault seal`.
+async fn seal_daily(router: Arc<Router>, at: NaiveTime, mut stop: watch::Receiver<bool>) {
+    let mut next = Utc::now().date_naive().and_time(at).and_utc();
+    loop {
+        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            // A seal due now is not skipped for a stop asked at the same time.
+            biased;
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let Some(day) = next.date_naive().pred_opt() else {
+            return;
+        };
+        match router.seal(day, Deadline::NONE).await {
+            Ok(report) => info!(day = %day, witness = %report.sealed.witness_line(), "sealed"),
+            Err(e) => {
+                error!(day = %day, error = %tvault_aws::error_text(&e), "sealing failed; it is tried again tomorrow, or run `tvault seal --day`")
+            }
+        }
+        let Some(after) = next.checked_add_days(chrono::Days::new(1)) else {
+            return;
+        };
+        next = after;
+    }
 }
 
 /// Archive one message with a heartbeat; delete it only once durable. The

@@ -14,6 +14,8 @@ mod cli;
 mod export;
 mod genesys;
 mod hostile;
+mod ledger;
+mod ledger_azure;
 mod read_only;
 mod reconcile;
 mod search;

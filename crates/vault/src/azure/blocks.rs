@@ -55,7 +55,7 @@ impl AzureWriter {
         let resp = self
             .send("put", path, Method::PUT, &url, headers, bytes)
             .await?;
-        landed("put", path, &self.settings.container, resp).await
+        self.landed_or_taken("put", path, resp).await
     }
 
     /// `Put Block`: stage one block under the final name (invisible until committed).
@@ -108,7 +108,28 @@ impl AzureWriter {
         let resp = self
             .send("commit", path, Method::PUT, &url, headers, body)
             .await?;
-        landed("commit", path, &self.settings.container, resp).await
+        self.landed_or_taken("commit", path, resp).await
+    }
+
+    /// [`landed`], and one more way of meeting a name that exists: a writer
+    /// with Create but not Write (the template's `rcl`) is refused an
+    /// existing name with 403 `AuthorizationPermissionMismatch`, before
+    /// `If-None-Match` is looked at (Azurite 3.35 does so; Azure documents
+    /// Create as "may not overwrite existing blobs"). When the name exists
+    /// now, that is "already exists", settled by hash like a 409; else the
+    /// 403 stands (a refused or expired credential).
+    async fn landed_or_taken(
+        &self,
+        op: &'static str,
+        path: &str,
+        resp: HttpResponse,
+    ) -> Result<Landed, VaultError> {
+        if resp.status() == StatusCode::FORBIDDEN
+            && self.store.head(&Path::from(path)).await.is_ok()
+        {
+            return Ok(Landed::Exists);
+        }
+        landed(op, path, &self.settings.container, resp).await
     }
 
     /// Stream `body` to `path`: stage blocks hashing on the way, check

@@ -240,7 +240,7 @@ impl std::fmt::Display for AzureFailure {
             )?,
             FailureKind::MissingRight => write!(
                 f,
-                "the credential is valid but lacks the right for this operation (a reader SAS needs read and list, sp=rl; the writer's also create and write, sp=rcwl)"
+                "the credential is valid but lacks the right for this operation (a reader SAS needs read and list, sp=rl; the writer read, create and list, sp=rcl)"
             )?,
             FailureKind::Refused => write!(
                 f,

@@ -1,0 +1,400 @@
+//! The ledger half of `tvault audit`: the chain, every listed manifest
+//! present with its hash, every indexed generation listed, and the witness.
+//! (The objects of the listed conversations are checked by `verify`'s code.)
+//! Read access only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{Entry, Ledger, Link, is_generation};
+use crate::days::DayRange;
+use crate::hash::sha256_hex;
+use crate::id::check_id;
+use crate::keys;
+use crate::ports::{Vault, VaultError};
+
+/// What to audit.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub range: DayRange,
+    /// The SHA-256 of a ledger object trusted without checking further back
+    /// (an earlier audit's head, a witness line); else the chain is followed
+    /// back to the first sealed day.
+    pub trusted_root: Option<String>,
+    /// Witness lines: day and SHA-256 of its main object.
+    pub witness: Option<Vec<(NaiveDate, String)>>,
+    /// Manifests read at the same time.
+    pub concurrency: usize,
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A day of the range has no ledger object.
+    NotSealed,
+    /// A ledger object that is not what it must be (name, schema, count, order, Merkle root).
+    BadLedger,
+    /// A link of the chain does not hold.
+    ChainBroken,
+    /// A listed manifest, or its index marker, is gone.
+    RemovedAfterSealing,
+    /// A listed manifest's bytes differ from its entry.
+    ChangedAfterSealing,
+    /// A committed generation indexed on a sealed day is in no ledger object of the day.
+    AddedAfterSealing,
+    /// The witness and the vault disagree.
+    Witness,
+}
+
+impl Kind {
+    pub fn text(self) -> &'static str {
+        match self {
+            Kind::NotSealed => "not sealed",
+            Kind::BadLedger => "bad ledger object",
+            Kind::ChainBroken => "chain broken",
+            Kind::RemovedAfterSealing => "removed after sealing",
+            Kind::ChangedAfterSealing => "changed after sealing",
+            Kind::AddedAfterSealing => "added after sealing",
+            Kind::Witness => "witness mismatch",
+        }
+    }
+}
+
+/// One problem, with the day and conversation it concerns where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub day: Option<NaiveDate>,
+    pub conversation_id: Option<String>,
+    pub kind: Kind,
+    pub detail: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.day, &self.conversation_id) {
+            (Some(d), Some(c)) => write!(f, "{d} {c}: ")?,
+            (Some(d), None) => write!(f, "{d}: ")?,
+            (None, Some(c)) => write!(f, "{c}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}: {}", self.kind.text(), self.detail)
+    }
+}
+
+/// One ledger object as found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectFacts {
+    pub path: String,
+    pub sha256: String,
+    pub sequence: u32,
+    pub sealed_at: Option<String>,
+    pub previous: Option<Link>,
+    pub entries: u64,
+    pub merkle_root: Option<String>,
+}
+
+/// One day of the range.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaySummary {
+    pub day: NaiveDate,
+    pub objects: Vec<ObjectFacts>,
+    /// Generations the day's ledger objects list.
+    pub listed: usize,
+    /// Index markers of committed or uncommitted generations.
+    pub indexed: usize,
+}
+
+/// The ledger audit of a range.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerAudit {
+    pub days: Vec<DaySummary>,
+    pub findings: Vec<Finding>,
+    /// Information, not problems: days sealed late.
+    pub notes: Vec<String>,
+    /// The latest ledger object of the range: the next audit's trusted root.
+    pub head: Option<Link>,
+    /// The conversations listed or indexed on the range's days, with the
+    /// first such day (for `verify`, and to name the day of what it finds).
+    pub conversations: BTreeMap<String, NaiveDate>,
+    /// The range's index marker names, and other names under its days' index.
+    pub index_names: Vec<String>,
+}
+
+/// A ledger object read for the chain.
+#[derive(Debug, Clone)]
+pub(super) struct Node {
+    pub(super) day: NaiveDate,
+    pub(super) sequence: u32,
+    pub(super) sha256: String,
+    pub(super) previous: Option<Link>,
+    pub(super) sealed_at: Option<String>,
+    pub(super) in_range: bool,
+}
+
+/// Audit the ledger of `opts.range`.
+pub async fn audit(vault: &dyn Vault, opts: &Options) -> Result<LedgerAudit, VaultError> {
+    let mut out = LedgerAudit::default();
+    let mut sealed: BTreeMap<NaiveDate, BTreeSet<u32>> = BTreeMap::new();
+    for l in vault.list(keys::LEDGER).await? {
+        match keys::parse_ledger(&l.path) {
+            Some((d, n)) => {
+                sealed.entry(d).or_default().insert(n);
+            }
+            None => out.findings.push(finding(
+                None,
+                None,
+                Kind::BadLedger,
+                format!("{}: not a ledger object name", l.path),
+            )),
+        }
+    }
+    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+    for day in opts.range.days() {
+        audit_day(vault, opts, day, sealed.get(&day), &mut nodes, &mut out).await?;
+    }
+    out.head = nodes
+        .iter()
+        .filter(|(_, n)| n.in_range)
+        .max_by_key(|(_, n)| (n.day, n.sequence))
+        .map(|(path, n)| Link {
+            path: path.clone(),
+            sha256: n.sha256.clone(),
+        });
+    super::chain::chain(vault, opts, &sealed, &mut nodes, &mut out).await?;
+    if let Some(witness) = &opts.witness {
+        super::chain::check_witness(vault, opts, witness, &sealed, &nodes, &mut out).await?;
+    }
+    out.findings.sort();
+    out.findings.dedup();
+    Ok(out)
+}
+
+pub(super) fn finding(
+    day: Option<NaiveDate>,
+    conv: Option<&str>,
+    kind: Kind,
+    detail: String,
+) -> Finding {
+    Finding {
+        day,
+        conversation_id: conv.map(str::to_string),
+        kind,
+        detail,
+    }
+}
+
+async fn audit_day(
+    vault: &dyn Vault,
+    opts: &Options,
+    day: NaiveDate,
+    sequences: Option<&BTreeSet<u32>>,
+    nodes: &mut BTreeMap<String, Node>,
+    out: &mut LedgerAudit,
+) -> Result<(), VaultError> {
+    // The day's index: committed or not, every marker of a safe id.
+    let prefix = keys::index_day_prefix(day.year(), day.month(), day.day());
+    let mut markers: BTreeMap<(String, String), String> = BTreeMap::new();
+    for l in vault.list(&prefix).await? {
+        if let Some((d, conv, g)) = keys::parse_index(&l.path)
+            && d == day
+            && check_id(conv).is_ok()
+            && is_generation(g)
+        {
+            markers.insert((conv.to_string(), g.to_string()), l.path.clone());
+        }
+        out.index_names.push(l.path);
+    }
+    for (conv, _) in markers.keys() {
+        out.conversations.entry(conv.clone()).or_insert(day);
+    }
+    let mut summary = DaySummary {
+        day,
+        objects: Vec::new(),
+        listed: 0,
+        indexed: markers.len(),
+    };
+    let Some(sequences) = sequences.filter(|s| !s.is_empty()) else {
+        out.findings.push(finding(Some(day), None, Kind::NotSealed, format!("no ledger object ({} generation(s) indexed); seal it with `tvault seal --day {day}`", markers.len())));
+        out.days.push(summary);
+        return Ok(());
+    };
+    if !sequences.contains(&0) {
+        out.findings.push(finding(
+            Some(day),
+            None,
+            Kind::BadLedger,
+            format!(
+                "{} is missing while supplements of the day exist",
+                keys::ledger(day, 0)
+            ),
+        ));
+    }
+
+    // Every object of the day, and what they list.
+    let mut listed: BTreeMap<(String, String), (Entry, String)> = BTreeMap::new();
+    for &n in sequences {
+        let path = keys::ledger(day, n);
+        let bytes = match vault.get(&path).await {
+            Ok(b) => b,
+            Err(VaultError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let sha256 = sha256_hex(&bytes);
+        let parsed = Ledger::parse(&bytes);
+        drop(bytes);
+        let ledger = match parsed {
+            Ok(l) => l,
+            Err(reason) => {
+                out.findings.push(finding(
+                    Some(day),
+                    None,
+                    Kind::BadLedger,
+                    format!("{path}: {reason}"),
+                ));
+                nodes.insert(
+                    path.clone(),
+                    Node {
+                        day,
+                        sequence: n,
+                        sha256: sha256.clone(),
+                        previous: None,
+                        sealed_at: None,
+                        in_range: true,
+                    },
+                );
+                summary.objects.push(ObjectFacts {
+                    path,
+                    sha256,
+                    sequence: n,
+                    sealed_at: None,
+                    previous: None,
+                    entries: 0,
+                    merkle_root: None,
+                });
+                continue;
+            }
+        };
+        if let Err(reason) = ledger.check(&path) {
+            out.findings.push(finding(
+                Some(day),
+                None,
+                Kind::BadLedger,
+                format!("{path}: {reason}"),
+            ));
+        }
+        let h = &ledger.header;
+        nodes.insert(
+            path.clone(),
+            Node {
+                day,
+                sequence: n,
+                sha256: sha256.clone(),
+                previous: h.previous.clone(),
+                sealed_at: Some(h.sealed_at.clone()),
+                in_range: true,
+            },
+        );
+        summary.objects.push(ObjectFacts {
+            path: path.clone(),
+            sha256,
+            sequence: n,
+            sealed_at: Some(h.sealed_at.clone()),
+            previous: h.previous.clone(),
+            entries: ledger.entries.len() as u64,
+            merkle_root: Some(h.merkle_root.clone()),
+        });
+        for e in ledger.entries {
+            let key = (e.conversation_id.clone(), e.generation.clone());
+            if let Some((_, first)) = listed.get(&key) {
+                out.findings.push(finding(
+                    Some(day),
+                    Some(&key.0),
+                    Kind::BadLedger,
+                    format!("generation {} is listed in both {first} and {path}", key.1),
+                ));
+                continue;
+            }
+            out.conversations.entry(key.0.clone()).or_insert(day);
+            listed.insert(key, (e, path.clone()));
+        }
+    }
+    summary.listed = listed.len();
+
+    // Listed: the manifest as it was sealed, and its marker.
+    let mut reads = futures::stream::iter(listed.values())
+        .map(|(e, object)| async move { (e, object, vault.get(&e.manifest).await) })
+        .buffer_unordered(opts.concurrency.max(1));
+    while let Some((e, object, read)) = reads.next().await {
+        let conv = Some(e.conversation_id.as_str());
+        let marker = markers.get(&(e.conversation_id.clone(), e.generation.clone()));
+        match read {
+            Err(VaultError::NotFound { .. }) => out.findings.push(finding(
+                Some(day),
+                conv,
+                Kind::RemovedAfterSealing,
+                format!(
+                    "manifest {} (listed in {object}) is not in the vault{}",
+                    e.manifest,
+                    if marker.is_none() {
+                        ", nor is its index marker"
+                    } else {
+                        ""
+                    }
+                ),
+            )),
+            Err(other) => return Err(other),
+            Ok(bytes) => {
+                let (sha, size) = (sha256_hex(&bytes), bytes.len() as u64);
+                if (sha.as_str(), size) != (e.sha256.as_str(), e.size) {
+                    out.findings.push(finding(Some(day), conv, Kind::ChangedAfterSealing, format!(
+                        "manifest {} has sha256 {sha} ({size} bytes); {object} lists sha256 {} ({} bytes)",
+                        e.manifest, e.sha256, e.size
+                    )));
+                } else if marker.is_none() {
+                    out.findings.push(finding(Some(day), conv, Kind::RemovedAfterSealing, format!(
+                        "its index marker {prefix}{}.{} is gone (manifest {} is as sealed in {object})",
+                        e.conversation_id, e.generation, e.manifest
+                    )));
+                }
+            }
+        }
+    }
+    drop(reads);
+
+    // Indexed and committed, but listed nowhere.
+    let unlisted: Vec<(&(String, String), &String)> = markers
+        .iter()
+        .filter(|(k, _)| !listed.contains_key(*k))
+        .collect();
+    let mut exists = futures::stream::iter(unlisted)
+        .map(|((conv, g), marker)| async move {
+            let manifest = super::manifest_name(conv, g);
+            (conv, g, marker, vault.exists(&manifest).await)
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    while let Some((conv, g, marker, found)) = exists.next().await {
+        // A marker without its manifest is an archive interrupted before it
+        // committed: no generation, nothing to seal (`verify` reports it).
+        if found? {
+            out.findings.push(finding(
+                Some(day),
+                Some(conv),
+                Kind::AddedAfterSealing,
+                format!(
+                    "generation {g} ({marker}) is committed but listed in no ledger object of {day}"
+                ),
+            ));
+        }
+    }
+    drop(exists);
+    out.days.push(summary);
+    Ok(())
+}
