@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use tvault_aws::{Queue, Received};
 use tvault_core::ports::Deadline;
 
-use crate::metrics::Totals;
+use crate::telemetry::Totals;
 use crate::record::Record;
 use crate::router::Router;
 
@@ -227,8 +227,8 @@ mod tests {
                 .map(|m| process(&router, &q.source, m, visibility)),
         )
         .await;
-        assert_eq!(router.metrics.failed.load(Relaxed), 1);
-        assert_eq!(router.metrics.archived.load(Relaxed), 1);
+        assert_eq!(router.tally.failed.load(Relaxed), 1);
+        assert_eq!(router.tally.archived.load(Relaxed), 1);
         assert_eq!(
             q.source.depth().await.unwrap(),
             (0, 1),
