@@ -55,8 +55,20 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Log lines on stderr as flat JSON objects (one per line, for a log
+    /// collector) or as text (colours only on a terminal).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,6 +339,11 @@ pub struct WorkerArgs {
     /// (for draining a queue in a batch job).
     #[arg(long)]
     pub until_empty: bool,
+
+    /// Serve /metrics (Prometheus text format), /healthz and /readyz on this
+    /// address (for example 0.0.0.0:9464); off unless given.
+    #[arg(long, env = "TVAULT_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `tvault dlq`.

@@ -13,5 +13,6 @@ mod export;
 mod genesys;
 mod hostile;
 mod reconcile;
+mod telemetry;
 mod util;
 mod worker;

@@ -236,6 +236,40 @@ impl Recorder for Registry {
     }
 }
 
+/// Install a new registry as the process's recorder and return it, for the
+/// binary to publish (EMF lines, `/metrics`). `None` when a recorder was
+/// already installed (a second call): the counters go to that one.
+pub fn install() -> Option<Arc<Registry>> {
+    let registry = Arc::new(Registry::new());
+    metrics::set_global_recorder(Installed(registry.clone())).ok()?;
+    Some(registry)
+}
+
+/// The facade takes its recorder by value; this shares the registry with
+/// the code that reads it.
+struct Installed(Arc<Registry>);
+
+impl Recorder for Installed {
+    fn describe_counter(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_counter(k, u, d);
+    }
+    fn describe_gauge(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_gauge(k, u, d);
+    }
+    fn describe_histogram(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_histogram(k, u, d);
+    }
+    fn register_counter(&self, key: &Key, m: &Metadata<'_>) -> Counter {
+        self.0.register_counter(key, m)
+    }
+    fn register_gauge(&self, key: &Key, m: &Metadata<'_>) -> Gauge {
+        self.0.register_gauge(key, m)
+    }
+    fn register_histogram(&self, key: &Key, m: &Metadata<'_>) -> Histogram {
+        self.0.register_histogram(key, m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
