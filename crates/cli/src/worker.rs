@@ -14,7 +14,9 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
     // The recorder first: the router registers its counters at zero when
     // it is built, so a scrape before the first record shows them all.
     let registry = match args.metrics_addr {
-        Some(_) => Some(telemetry::registry::install().context("a metrics recorder is already installed")?),
+        Some(_) => Some(
+            telemetry::registry::install().context("a metrics recorder is already installed")?,
+        ),
         None => None,
     };
     let config = tvault_aws::sdk_config().await;

@@ -14,9 +14,9 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use tvault_aws::{Queue, SdkConfig};
 use tvault_router::record::now_ms;
-use tracing::Instrument;
 use tvault_router::telemetry::{Registry, emf};
 use tvault_router::{Budget, Handled, Record, Router, Settings};
 
@@ -240,7 +240,10 @@ mod tests {
             ("TVAULT_RECORD_CONCURRENCY".to_string(), "4".to_string()),
         ]);
         let registry = Arc::new(Registry::new());
-        (App::new(router, &config, &settings, registry, "INFO"), vault)
+        (
+            App::new(router, &config, &settings, registry, "INFO"),
+            vault,
+        )
     }
 
     fn invocation(payload: &str) -> LambdaEvent<Box<RawValue>> {

@@ -36,7 +36,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(error = %e, "cannot start: configuration");
             e
         })?;
-    let app = Arc::new(handler::App::new(router, &config, &settings, registry, logging.metrics_level));
+    let app = Arc::new(handler::App::new(
+        router,
+        &config,
+        &settings,
+        registry,
+        logging.metrics_level,
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }

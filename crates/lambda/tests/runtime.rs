@@ -572,7 +572,10 @@ async fn azure_retries_are_reported_in_the_metrics_line_when_azure_throttles() {
     assert_eq!(line["Archived"], 2, "{line}");
     // RUST_LOG=warn: Lambda's filter, which reads the line's level, keeps it.
     assert_eq!(line["level"], "INFO", "{line}");
-    assert!(line["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+    assert!(
+        line["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{line}"
+    );
     assert_eq!(
         line["AzureRetries"], 3,
         "each throttled request was retried once: {line}"
@@ -635,13 +638,17 @@ async fn every_record_line_is_flat_json_with_its_request_message_and_conversatio
         .iter()
         .filter(|v| v.get("message_id").is_some())
         .collect();
+    assert!(record_lines.len() >= 3, "{lines:#?}");
     for v in &record_lines {
         assert!(v.is_object(), "{v}");
         for field in ["timestamp", "level", "message"] {
             assert!(v[field].is_string(), "{field} missing: {v}");
         }
         assert_eq!(v["request_id"], request_id, "{v}");
-        assert!(v.get("span").is_none() && v.get("spans").is_none(), "flat: {v}");
+        assert!(
+            v.get("span").is_none() && v.get("spans").is_none(),
+            "flat: {v}"
+        );
     }
     let about = |conv: &str| -> Vec<&Value> {
         record_lines
@@ -674,5 +681,8 @@ async fn every_record_line_is_flat_json_with_its_request_message_and_conversatio
         .iter()
         .find(|v| v["message"] == "invalid record")
         .unwrap_or_else(|| panic!("no line about the poison: {lines:#?}"));
-    assert!(invalid.get("conversation_id").is_none(), "it names none: {invalid}");
+    assert!(
+        invalid.get("conversation_id").is_none(),
+        "it names none: {invalid}"
+    );
 }

@@ -109,7 +109,10 @@ impl Ops {
                 Ok(()) => text(StatusCode::OK, "ready\n".into()),
                 Err(why) => {
                     tracing::warn!(reason = %why, "not ready");
-                    text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n"))
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("not ready: {why}\n"),
+                    )
                 }
             },
             "/metrics" => {

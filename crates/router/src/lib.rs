@@ -47,7 +47,7 @@ pub mod telemetry;
 pub mod worker;
 
 pub use budget::Budget;
-pub use telemetry::Totals;
 pub use record::Record;
 pub use router::{Handled, Router};
 pub use settings::{Settings, SettingsError};
+pub use telemetry::Totals;

@@ -64,7 +64,9 @@ impl LambdaLogging {
             _ => "INFO",
         };
         let directives = s.rust_log.clone().unwrap_or_else(|| {
-            level.map_or("info", |(l, _)| level_directive(l)).to_string()
+            level
+                .map_or("info", |(l, _)| level_directive(l))
+                .to_string()
         });
         Self {
             format,
@@ -167,11 +169,12 @@ where
         let mut line = Map::new();
         line.insert(
             "timestamp".into(),
-            Value::String(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            ),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         );
-        line.insert("level".into(), Value::String(level_name(*meta.level()).into()));
+        line.insert(
+            "level".into(),
+            Value::String(level_name(*meta.level()).into()),
+        );
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let ext = span.extensions();
@@ -209,7 +212,8 @@ struct Fields(Map<String, Value>);
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::String(value.into()));
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -254,7 +258,10 @@ mod tests {
     fn the_lambda_log_level_filters_and_names_the_metrics_line() {
         let l = LambdaLogging::from_settings(&settings(&[]));
         assert_eq!(l.format, Format::Json);
-        assert_eq!((l.directives.as_str(), l.max_level, l.metrics_level), ("info", None, "INFO"));
+        assert_eq!(
+            (l.directives.as_str(), l.max_level, l.metrics_level),
+            ("info", None, "INFO")
+        );
 
         let l = LambdaLogging::from_settings(&settings(&[
             ("AWS_LAMBDA_LOG_LEVEL", "warn"),
@@ -262,7 +269,10 @@ mod tests {
         ]));
         assert_eq!(l.format, Format::Text);
         assert_eq!(l.directives, "warn");
-        assert_eq!((l.max_level, l.metrics_level), (Some(LevelFilter::WARN), "WARN"));
+        assert_eq!(
+            (l.max_level, l.metrics_level),
+            (Some(LevelFilter::WARN), "WARN")
+        );
 
         // RUST_LOG gives finer control; Lambda's level still caps it.
         let l = LambdaLogging::from_settings(&settings(&[
@@ -270,10 +280,16 @@ mod tests {
             ("RUST_LOG", "info,tvault_genesys=trace"),
         ]));
         assert_eq!(l.directives, "info,tvault_genesys=trace");
-        assert_eq!((l.max_level, l.metrics_level), (Some(LevelFilter::DEBUG), "INFO"));
+        assert_eq!(
+            (l.max_level, l.metrics_level),
+            (Some(LevelFilter::DEBUG), "INFO")
+        );
 
         let l = LambdaLogging::from_settings(&settings(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]));
-        assert_eq!((l.max_level, l.metrics_level), (Some(LevelFilter::ERROR), "FATAL"));
+        assert_eq!(
+            (l.max_level, l.metrics_level),
+            (Some(LevelFilter::ERROR), "FATAL")
+        );
         let l = LambdaLogging::from_settings(&settings(&[("AWS_LAMBDA_LOG_LEVEL", "loud")]));
         assert_eq!((l.max_level, l.metrics_level), (None, "INFO"));
     }
@@ -313,7 +329,11 @@ mod tests {
             record.record("conversation_id", "c-1");
             let inner = tracing::info_span!("genesys_transcript", attempt = 2u64);
             let _g = inner.enter();
-            tracing::warn!(status = 503u64, quote = "a \"b\"\n", "Genesys request failed; retrying");
+            tracing::warn!(
+                status = 503u64,
+                quote = "a \"b\"\n",
+                "Genesys request failed; retrying"
+            );
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");

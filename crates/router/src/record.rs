@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(took.count, 2, "the cut-off record is timed too");
         assert!(took.sum >= 0.2, "{took:?}");
         // Only the archived record has an age at archive: about 7 s.
-        let (ages, _) = registry.histogram(telemetry::RECORD_AGE).unwrap().take_window();
+        let (ages, _) = registry
+            .histogram(telemetry::RECORD_AGE)
+            .unwrap()
+            .take_window();
         assert_eq!(ages.len(), 1, "{ages:?}");
         assert!((7.0..60.0).contains(&ages[0]), "{ages:?}");
     }

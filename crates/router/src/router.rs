@@ -146,7 +146,12 @@ impl Router {
     /// `ApproximateReceiveCount` (1 when not queued). Runs in the record's
     /// span ([`Router::process`]), whose `conversation_id` it fills in as soon
     /// as the event names one, so every line about the record carries it.
-    pub(crate) async fn handle(&self, body: &str, receive_count: u32, deadline: Deadline) -> Handled {
+    pub(crate) async fn handle(
+        &self,
+        body: &str,
+        receive_count: u32,
+        deadline: Deadline,
+    ) -> Handled {
         // The vault port's reads (exists, get, list) take no deadline; in
         // this scope the Azure retry layer sees the record's all the same, so
         // a Retry-After on a read longer than the record has left hands the
@@ -310,7 +315,9 @@ mod tests {
     async fn a_panicking_record_fails_alone_and_the_router_goes_on() {
         let router = router_whose_source_panics();
         let lifecycle = tvault_testkit::pipeline::customer_end("boom-8d3f4c1e");
-        let h = router.process(&record("m-1", &lifecycle), Deadline::NONE, None).await;
+        let h = router
+            .process(&record("m-1", &lifecycle), Deadline::NONE, None)
+            .await;
         let Err(ArchiveError::Crashed(why)) = &h.result else {
             panic!("expected a crashed record, got {:?}", h.result)
         };
@@ -322,7 +329,9 @@ mod tests {
         assert_eq!(h.requeue_after, None, "the queue's default visibility");
 
         let calm = transcript_event("calm-8d3f4c1e");
-        let ok = router.process(&record("m-2", &calm), Deadline::NONE, None).await;
+        let ok = router
+            .process(&record("m-2", &calm), Deadline::NONE, None)
+            .await;
         assert!(
             matches!(ok.result, Ok(Outcome::Archived(_))),
             "{:?}",

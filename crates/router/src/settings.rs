@@ -267,9 +267,7 @@ impl Settings {
     pub fn wire(&self) -> Result<crate::router::Wiring, SettingsError> {
         let vault = self.open_vault()?;
         let genesys = self.genesys()?;
-        let source = genesys
-            .clone()
-            .map(|g| g as Arc<dyn ConversationSource>);
+        let source = genesys.clone().map(|g| g as Arc<dyn ConversationSource>);
         let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
         Ok(crate::router::Wiring {
             archiver: Arc::new(archiver),

@@ -13,9 +13,9 @@ use tracing::{error, info, warn};
 use tvault_aws::{Queue, Received};
 use tvault_core::ports::Deadline;
 
-use crate::telemetry::Totals;
 use crate::record::Record;
 use crate::router::Router;
+use crate::telemetry::Totals;
 
 /// How the worker receives and when it stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

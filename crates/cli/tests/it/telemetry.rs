@@ -99,7 +99,13 @@ async fn a_running_worker_serves_its_counters_health_and_readiness() {
     q.source.send("this is not JSON").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = worker(&endpoint, &fake, q.source.url(), &dir.path().join("v"), port);
+    let mut child = worker(
+        &endpoint,
+        &fake,
+        q.source.url(),
+        &dir.path().join("v"),
+        port,
+    );
 
     wait_for("/healthz", || async {
         get(port, "/healthz").await.map(|(s, _)| s) == Some(200)
@@ -128,16 +134,26 @@ async fn a_running_worker_serves_its_counters_health_and_readiness() {
     for zero in ["skipped", "not_ready", "transient", "permanent"] {
         assert_eq!(outcome(zero), Some(0.0), "{zero} announced at zero: {page}");
     }
-    assert!(sample(&page, "tvault_bytes_written_total").unwrap() > 0.0, "{page}");
+    assert!(
+        sample(&page, "tvault_bytes_written_total").unwrap() > 0.0,
+        "{page}"
+    );
     assert_eq!(sample(&page, "tvault_attachments_missing_total"), Some(0.0));
     assert_eq!(sample(&page, "tvault_genesys_retries_total"), Some(0.0));
     // Archived and already in vault have an age (SQS's sent time); failures do not.
-    assert_eq!(sample(&page, "tvault_record_age_seconds_count"), Some(4.0), "{page}");
+    assert_eq!(
+        sample(&page, "tvault_record_age_seconds_count"),
+        Some(4.0),
+        "{page}"
+    );
     assert_eq!(
         sample(&page, "tvault_record_age_seconds_bucket{le=\"+Inf\"}"),
         Some(4.0)
     );
-    assert!(page.contains("# TYPE tvault_records_total counter\n"), "{page}");
+    assert!(
+        page.contains("# TYPE tvault_records_total counter\n"),
+        "{page}"
+    );
 
     let (status, body) = get(port, "/readyz").await.unwrap();
     assert_eq!((status, body.as_str()), (200, "ready\n"));
@@ -200,7 +216,10 @@ fn text_logs_have_no_colour_codes_off_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("event.json");
     std::fs::write(&input, transcript_event("nocolour-8d3f4c1e")).unwrap();
-    let out = util::tvault(dir.path().join("v"), &["-v", "archive", input.to_str().unwrap()]);
+    let out = util::tvault(
+        dir.path().join("v"),
+        &["-v", "archive", input.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", util::stderr(&out));
     let err = util::stderr(&out);
     assert!(err.contains("archived"), "{err}");

@@ -60,11 +60,27 @@ pub fn line(registry: &Registry, cx: &Context<'_>) -> String {
         .iter()
         .fold(0u64, |sum, o| sum.saturating_add(counter(RECORDS, Some(o))));
     put("Failed", "Count", json!(failed));
-    put("Attachments", "Count", json!(counter(ATTACHMENTS_ARCHIVED, None)));
-    put("MissingAttachments", "Count", json!(counter(ATTACHMENTS_MISSING, None)));
-    put("BytesArchived", "Bytes", json!(counter(BYTES_WRITTEN, None)));
+    put(
+        "Attachments",
+        "Count",
+        json!(counter(ATTACHMENTS_ARCHIVED, None)),
+    );
+    put(
+        "MissingAttachments",
+        "Count",
+        json!(counter(ATTACHMENTS_MISSING, None)),
+    );
+    put(
+        "BytesArchived",
+        "Bytes",
+        json!(counter(BYTES_WRITTEN, None)),
+    );
     put("AzureRetries", "Count", json!(counter(AZURE_RETRIES, None)));
-    put("GenesysRetries", "Count", json!(counter(GENESYS_RETRIES, None)));
+    put(
+        "GenesysRetries",
+        "Count",
+        json!(counter(GENESYS_RETRIES, None)),
+    );
 
     let window = |name: &str| {
         registry
@@ -165,7 +181,10 @@ mod tests {
         }
 
         let next: Value = serde_json::from_str(&super::line(&r, &cx)).unwrap();
-        assert_eq!((&next["Archived"], &next["GenesysRetries"]), (&json!(0), &json!(0)));
+        assert_eq!(
+            (&next["Archived"], &next["GenesysRetries"]),
+            (&json!(0), &json!(0))
+        );
         assert!(next.get("RecordAge").is_none());
     }
 }

@@ -61,13 +61,31 @@ pub const FAILED_OUTCOMES: [&str; 3] = ["invalid", "transient", "permanent"];
 /// `# HELP` texts, by name.
 pub const HELP: [(&str, &str); 8] = [
     (RECORDS, "Records handled, by outcome."),
-    (ATTACHMENTS_ARCHIVED, "Attachments of committed generations."),
-    (ATTACHMENTS_MISSING, "Attachments committed as missing (could not be fetched for good)."),
+    (
+        ATTACHMENTS_ARCHIVED,
+        "Attachments of committed generations.",
+    ),
+    (
+        ATTACHMENTS_MISSING,
+        "Attachments committed as missing (could not be fetched for good).",
+    ),
     (BYTES_WRITTEN, "Bytes written to the vault."),
-    (AZURE_RETRIES, "Azure requests retried (throttling, 5xx, lost connections)."),
-    (GENESYS_RETRIES, "Genesys API requests retried (429, 502-504, lost connections)."),
-    (RECORD_AGE, "Seconds from a record's SQS sent time to its archive being durable."),
-    (TIME_TO_ARCHIVE, "Seconds spent on one record, whatever its outcome."),
+    (
+        AZURE_RETRIES,
+        "Azure requests retried (throttling, 5xx, lost connections).",
+    ),
+    (
+        GENESYS_RETRIES,
+        "Genesys API requests retried (429, 502-504, lost connections).",
+    ),
+    (
+        RECORD_AGE,
+        "Seconds from a record's SQS sent time to its archive being durable.",
+    ),
+    (
+        TIME_TO_ARCHIVE,
+        "Seconds spent on one record, whatever its outcome.",
+    ),
 ];
 
 /// The `outcome` label of a record's result.

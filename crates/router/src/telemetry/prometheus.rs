@@ -27,7 +27,12 @@ pub fn render(registry: &Registry) -> String {
             let le = bound.to_string();
             let _ = writeln!(out, "{name}_bucket{} {count}", labels(&key, Some(&le)));
         }
-        let _ = writeln!(out, "{name}_bucket{} {}", labels(&key, Some("+Inf")), snap.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {}",
+            labels(&key, Some("+Inf")),
+            snap.count
+        );
         let _ = writeln!(out, "{name}_sum{} {}", labels(&key, None), snap.sum);
         let _ = writeln!(out, "{name}_count{} {}", labels(&key, None), snap.count);
     }
@@ -83,14 +88,39 @@ mod tests {
             metrics::histogram!(TIME_TO_ARCHIVE).record(3.0);
         });
         let text = render(&r);
-        assert!(text.contains("# TYPE tvault_records_total counter\n"), "{text}");
-        assert_eq!(text.matches("# TYPE tvault_records_total").count(), 1, "{text}");
-        assert!(text.contains("tvault_records_total{outcome=\"archived\"} 2\n"), "{text}");
+        assert!(
+            text.contains("# TYPE tvault_records_total counter\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE tvault_records_total").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("tvault_records_total{outcome=\"archived\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("{outcome=\"a\\\"b\\\\c\\nd\"} 1\n"), "{text}");
-        assert!(text.contains("tvault_time_to_archive_seconds_bucket{le=\"0.25\"} 1\n"), "{text}");
-        assert!(text.contains("tvault_time_to_archive_seconds_bucket{le=\"5\"} 2\n"), "{text}");
-        assert!(text.contains("tvault_time_to_archive_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
-        assert!(text.contains("tvault_time_to_archive_seconds_count 2\n"), "{text}");
-        assert!(text.contains("tvault_time_to_archive_seconds_sum 3.2\n"), "{text}");
+        assert!(
+            text.contains("tvault_time_to_archive_seconds_bucket{le=\"0.25\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tvault_time_to_archive_seconds_bucket{le=\"5\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tvault_time_to_archive_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tvault_time_to_archive_seconds_count 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tvault_time_to_archive_seconds_sum 3.2\n"),
+            "{text}"
+        );
     }
 }

@@ -21,8 +21,28 @@ use metrics::{
 /// histogram: the ones we keep go from a fast archive (tens of milliseconds)
 /// to a record that waited out SQS's 14 days.
 pub const BUCKETS: [f64; 22] = [
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
-    1800.0, 3600.0, 14_400.0, 43_200.0, 86_400.0, 345_600.0, 1_209_600.0,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    14_400.0,
+    43_200.0,
+    86_400.0,
+    345_600.0,
+    1_209_600.0,
 ];
 
 /// How many values of one histogram an EMF line carries at most: EMF allows
@@ -78,10 +98,7 @@ impl HistogramFn for Hist {
             // Reservoir sampling (Algorithm R) with a cheap deterministic
             // hash of the count: every value has the same chance to be kept.
             let slot = splitmix(w.seen) % w.seen;
-            if let Some(kept) = usize::try_from(slot)
-                .ok()
-                .and_then(|s| w.sample.get_mut(s))
-            {
+            if let Some(kept) = usize::try_from(slot).ok().and_then(|s| w.sample.get_mut(s)) {
                 *kept = value;
             }
         }
@@ -206,8 +223,7 @@ impl Registry {
 fn same_key(k: &Key, name: &str, labels: &[(&str, &str)]) -> bool {
     k.name() == name
         && k.labels().count() == labels.len()
-        && k
-            .labels()
+        && k.labels()
             .all(|l| labels.iter().any(|(n, v)| l.key() == *n && l.value() == *v))
 }
 
@@ -290,8 +306,15 @@ mod tests {
         assert_eq!(r.counter("c_total", &[]), 0);
         let h = r.histogram("h_seconds").unwrap().snapshot();
         assert_eq!(h.count, 2, "NaN is not a value");
-        assert_eq!(h.cumulative[BUCKETS.iter().position(|b| *b == 0.5).unwrap()], 1);
-        assert_eq!(*h.cumulative.last().unwrap(), 1, "1e30 is above every bound");
+        assert_eq!(
+            h.cumulative[BUCKETS.iter().position(|b| *b == 0.5).unwrap()],
+            1
+        );
+        assert_eq!(
+            *h.cumulative.last().unwrap(),
+            1,
+            "1e30 is above every bound"
+        );
     }
 
     #[test]
@@ -302,7 +325,10 @@ mod tests {
         }
         let (sample, max) = h.take_window();
         assert_eq!(sample.len(), EMF_MAX_VALUES);
-        assert!(sample.iter().any(|v| *v >= 100.0), "later values are sampled too");
+        assert!(
+            sample.iter().any(|v| *v >= 100.0),
+            "later values are sampled too"
+        );
         assert_eq!(max, Some(999.0));
         assert_eq!(h.take_window(), (Vec::new(), None), "a new window");
         assert_eq!(h.snapshot().count, 1000, "Prometheus keeps counting");
