@@ -13,6 +13,8 @@ mod input;
 mod list;
 mod progress;
 mod reconcile;
+mod search;
+mod search_help;
 mod show;
 mod term;
 mod verify;
@@ -51,6 +53,9 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Index(args) => search::index(&cli.vault, args).await,
+            Command::Find(args) => search::find(&cli.vault, args).await,
+            Command::Serve(args) => search::serve(&cli.vault, args).await,
         }
     });
     match result {

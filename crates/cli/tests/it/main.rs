@@ -8,11 +8,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod azure_readonly;
+mod bundle;
 mod cli;
 mod export;
 mod genesys;
 mod hostile;
 mod reconcile;
+mod search;
+mod serve;
 mod telemetry;
+mod tz;
 mod util;
 mod worker;
