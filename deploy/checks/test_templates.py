@@ -595,6 +595,50 @@ def test_alarm_on_function_metric(sam, metric):
     assert found, f"no {metric} alarm"
 
 
+# The metric names of the router's EMF line (crates/router/src/telemetry/emf.rs).
+EMF_RS = DEPLOY.parent / "crates" / "router" / "src" / "telemetry" / "emf.rs"
+EMF_NAMESPACE = re.search(r'pub const NAMESPACE: &str = "([^"]+)"', EMF_RS.read_text()).group(1)
+
+
+def own_metric_alarm(sam, metric):
+    fn_name, _ = function(sam)
+    found = [
+        a for a in alarms(sam)
+        if props(a)["Namespace"] == EMF_NAMESPACE and props(a)["MetricName"] == metric
+        and props(a)["Dimensions"][0]["Name"] == "FunctionName"
+        and ref_name(props(a)["Dimensions"][0]["Value"]) == fn_name
+    ]
+    assert found, f"no alarm on the function's own {metric} metric"
+    p = props(found[0])
+    assert f'"{metric}"' in EMF_RS.read_text(), f"the router writes no {metric}"
+    assert p["Statistic"] == "Sum" and p["ComparisonOperator"] == "GreaterThanThreshold"
+    return p
+
+
+def test_alarm_on_failed_records_uses_a_threshold_parameter(sam):
+    p = own_metric_alarm(sam, "Failed")
+    assert ref_name(p["Threshold"]) == "FailedRecordsAlarmThreshold"
+
+
+def test_alarm_on_any_missing_attachment(sam):
+    p = own_metric_alarm(sam, "MissingAttachments")
+    assert p["Threshold"] == 0
+
+
+def test_every_alarm_names_a_runbook_section_that_exists(sam):
+    headings = {
+        line.lstrip("#").strip()
+        for line in (DEPLOY.parent / "docs" / "operations.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    table = (DEPLOY.parent / "docs" / "operations.md").read_text()
+    for name, a in resources_of(sam, "AWS::CloudWatch::Alarm").items():
+        assert f"`{name}`" in table, f"{name} is not in the runbook's alarm table"
+        m = re.search(r'Runbook: docs/operations\.md, "([^"]+)"', " ".join(props(a)["AlarmDescription"].split()))
+        if m:
+            assert any(m.group(1).lower() in h.lower() for h in headings), f"{name}: no section {m.group(1)!r}"
+
+
 def test_alarm_actions_go_to_an_optional_topic(sam):
     assert "HasAlarmTopic" in sam["Conditions"]
     for a in alarms(sam):

@@ -57,8 +57,20 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Log lines on stderr as flat JSON objects (one per line, for a log
+    /// collector) or as text (colours only on a terminal).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,6 +489,11 @@ pub struct WorkerArgs {
     /// at once. Leave a grace after midnight for late events.
     #[arg(long, value_name = "HH:MM", value_parser = parse_hh_mm)]
     pub seal_at: Option<chrono::NaiveTime>,
+
+    /// Serve /metrics (Prometheus text format), /healthz and /readyz on this
+    /// address (for example 0.0.0.0:9464); off unless given.
+    #[arg(long, env = "TVAULT_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `HH:MM`, a UTC time of day.

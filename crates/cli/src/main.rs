@@ -34,7 +34,7 @@ pub use cli::EXIT_OK;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,19 +82,18 @@ pub async fn settings(vault_location: &str) -> anyhow::Result<Settings> {
         .await?)
 }
 
-/// Logs go to stderr. `-v` shows what happens to each record; `RUST_LOG`
-/// overrides both (for example `RUST_LOG=tvault_core=debug`).
-fn init_logging(verbose: u8) {
+/// Logs go to stderr, as text or flat JSON (`--log-format`), without colour
+/// codes unless stderr is a terminal. `-v` shows what happens to each record;
+/// `RUST_LOG` overrides both (for example `RUST_LOG=tvault_core=debug`).
+fn init_logging(verbose: u8, format: cli::LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let format = match format {
+        cli::LogFormat::Json => tvault_router::logs::Format::Json,
+        cli::LogFormat::Text => tvault_router::logs::Format::Text,
+    };
+    tvault_router::logs::init_cli(format, default);
 }

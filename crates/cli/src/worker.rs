@@ -5,12 +5,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tvault_aws::Queue;
-use tvault_router::{Router, Settings, worker};
+use tvault_router::{Router, Settings, http, telemetry, worker};
 
 use crate::EXIT_OK;
 use crate::cli::WorkerArgs;
 
 pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
+    // The recorder first: the router registers its counters at zero when
+    // it is built, so a scrape before the first record shows them all.
+    let registry = match args.metrics_addr {
+        Some(_) => Some(
+            telemetry::registry::install().context("a metrics recorder is already installed")?,
+        ),
+        None => None,
+    };
     let config = tvault_aws::sdk_config().await;
     // The router reads the settings secret itself, and keeps it to re-read
     // after a refused credential.
@@ -21,6 +29,15 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
             .context("configuration")?,
     );
     let queue = Queue::new(&config, &args.queue_url);
+    if let (Some(addr), Some(registry)) = (args.metrics_addr, registry) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics-addr {addr}: cannot listen"))?;
+        let ops = http::Ops::new(router.clone(), queue.clone(), registry);
+        tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+        // Ends with the process: the worker's return is the end of main.
+        tokio::spawn(http::serve(listener, ops));
+    }
     let options = worker::Options {
         concurrency: usize::from(args.concurrency),
         visibility: Duration::from_secs(u64::from(args.visibility)),

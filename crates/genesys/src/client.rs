@@ -77,6 +77,7 @@ pub struct Client {
     pacer: Pacer,
     tokens: TokenCache,
     token_requests: AtomicU64,
+    retries: AtomicU64,
 }
 
 impl Client {
@@ -103,6 +104,7 @@ impl Client {
             secret: config.client_secret,
             tuning: config.tuning,
             token_requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
         })
     }
 
@@ -117,6 +119,12 @@ impl Client {
     /// Token requests this client has made (each `POST /oauth/token` attempt).
     pub fn token_requests(&self) -> u64 {
         self.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests this client has sent again after a 429, 502, 503, 504 or a
+    /// lost connection (the router publishes them as a metric).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// `GET {api}{path}` with the bearer token; the status (2xx) and the body.
@@ -305,6 +313,7 @@ impl Client {
                     let wait = backoff(&self.tuning, attempt);
                     if attempt < self.tuning.max_attempts && fits(deadline, wait, &self.tuning) {
                         warn!(what = call.what, attempt, error = %reason, wait_ms = wait.as_millis() as u64, "Genesys request failed; retrying");
+                        self.retries.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(wait).await;
                         continue;
                     }
@@ -338,6 +347,7 @@ impl Client {
                 }
                 if attempt < self.tuning.max_attempts && fits(deadline, wait, &self.tuning) {
                     warn!(what = call.what, url = %shown_url, status = status.as_u16(), correlation_id, code, attempt, wait_ms = wait.as_millis() as u64, "Genesys request failed; retrying");
+                    self.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(wait).await;
                     continue;
                 }

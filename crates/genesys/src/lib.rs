@@ -99,6 +99,12 @@ impl GenesysSource {
         self.client.token_requests()
     }
 
+    /// Requests sent again after a 429, 502, 503, 504 or a lost connection
+    /// (for the retries metric).
+    pub fn retries(&self) -> u64 {
+        self.client.retries()
+    }
+
     /// `GET /api/v2/analytics/conversations/details/jobs/availability`: the
     /// analytics data is complete up to this instant.
     pub async fn data_availability(&self) -> Result<DateTime<Utc>, SourceError> {

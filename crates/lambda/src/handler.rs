@@ -16,8 +16,10 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use tvault_aws::{Queue, SdkConfig};
 use tvault_router::record::now_ms;
+use tvault_router::telemetry::{Registry, emf};
 use tvault_router::{Budget, Handled, Record, Router, Settings};
 
 pub struct App {
@@ -25,14 +27,26 @@ pub struct App {
     config: SdkConfig,
     concurrency: usize,
     function_name: String,
+    /// The process's metrics recorder: one EMF line per invocation.
+    registry: Arc<Registry>,
+    /// The EMF line's `level`: one Lambda's log-level filter keeps.
+    metrics_level: &'static str,
     /// Where SQS is when not at AWS (emulators), for queue URLs.
     sqs_endpoint: Option<String>,
     queues: Mutex<HashMap<String, Queue>>,
 }
 
 impl App {
-    pub fn new(router: Router, config: &SdkConfig, settings: &Settings) -> Self {
+    pub fn new(
+        router: Router,
+        config: &SdkConfig,
+        settings: &Settings,
+        registry: Arc<Registry>,
+        metrics_level: &'static str,
+    ) -> Self {
         Self {
+            registry,
+            metrics_level,
             router: Arc::new(router),
             config: config.clone(),
             concurrency: settings.record_concurrency.max(1),
@@ -50,20 +64,25 @@ impl App {
         result
     }
 
-    /// The invocation's answer and its metrics line.
+    /// The invocation's answer and its metrics line, in a span naming the
+    /// Lambda request id so that every line of the invocation carries it.
     ///
     /// The payload arrives as raw JSON so that a direct invocation's event
     /// is archived byte for byte as received (its `source/` copy is provenance).
     async fn answer(&self, event: LambdaEvent<Box<RawValue>>) -> (Result<Value, Error>, String) {
+        let request_id = event.context.request_id.clone();
         let budget = Budget::for_invocation(event.context.deadline);
-        let result = self.dispatch(&event.payload, budget).await;
-        let metrics = self
-            .router
-            .emf_line(
-                &self.function_name,
-                i64::try_from(now_ms()).unwrap_or(i64::MAX),
-            )
-            .await;
+        let span = tracing::info_span!("invocation", request_id = %request_id);
+        let result = self.dispatch(&event.payload, budget).instrument(span).await;
+        let metrics = emf::line(
+            &self.registry,
+            &emf::Context {
+                function_name: &self.function_name,
+                timestamp_ms: i64::try_from(now_ms()).unwrap_or(i64::MAX),
+                level: self.metrics_level,
+                request_id: Some(&request_id),
+            },
+        );
         (result, metrics)
     }
 
@@ -229,7 +248,9 @@ mod tests {
     use tvault_testkit::panic::{PanickingSource, transcript_event};
     use tvault_vault::ObjectVault;
 
-    /// An app over a memory vault, with `source` as its Genesys.
+    /// An app over a memory vault, with `source` as its Genesys, and a
+    /// registry of its own (a test that reads it makes it the recorder of its
+    /// thread: the global one would mix the counts of tests run in parallel).
     fn app(source: Option<Arc<dyn ConversationSource>>) -> (App, Arc<ObjectVault>) {
         let vault = tvault_vault::open("memory://").unwrap();
         let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
@@ -242,7 +263,11 @@ mod tests {
             ),
             ("TVAULT_RECORD_CONCURRENCY".to_string(), "4".to_string()),
         ]);
-        (App::new(router, &config, &settings), vault)
+        let registry = Arc::new(Registry::new());
+        (
+            App::new(router, &config, &settings, registry, "INFO"),
+            vault,
+        )
     }
 
     fn invocation(payload: &str) -> LambdaEvent<Box<RawValue>> {
@@ -313,6 +338,11 @@ mod tests {
     #[tokio::test]
     async fn a_fixture_batch_fails_only_its_poison_and_its_metrics_line_counts_each_record() {
         let (app, vault) = app(None);
+        // A current-thread runtime: the records' tasks run on this thread,
+        // where this recorder is the default.
+        let registry = app.registry.clone();
+        let _recorder = metrics::set_default_local_recorder(&*registry);
+        tvault_router::telemetry::announce();
         let before = now_ms();
         let (response, line) = app.answer(invocation(MIXED_BATCH)).await;
         assert_eq!(failures(&response.unwrap()), ["m-poison"]);
@@ -324,6 +354,7 @@ mod tests {
 
         let line: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(line["FunctionName"], "tvault-unit");
+        assert_eq!(line["level"], "INFO");
         for (metric, count) in [
             ("Archived", 1),
             ("Skipped", 1),

@@ -16,21 +16,18 @@ use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // JSON logs with the current span's fields (message_id, conversation_id),
-    // which CloudWatch Logs Insights can query.
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .init();
+    let settings = tvault_router::Settings::from_env();
+    // Flat JSON lines (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL, RUST_LOG):
+    // every line about a record carries request_id, message_id and
+    // conversation_id at the top level, where Logs Insights filters.
+    let logging = tvault_router::logs::LambdaLogging::from_settings(&settings);
+    tvault_router::logs::init_lambda(&logging);
+    // The process's metrics recorder, read once per invocation for its EMF
+    // line. This is the first and only install, so it cannot find another.
+    let registry = tvault_router::telemetry::registry::install()
+        .ok_or("a metrics recorder was already installed")?;
 
     let config = tvault_aws::sdk_config().await;
-    let settings = tvault_router::Settings::from_env();
     let router = tvault_router::Router::load(settings.clone(), Some(&config))
         .await
         .map_err(|e| {
@@ -39,7 +36,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(error = %e, "cannot start: configuration");
             e
         })?;
-    let app = Arc::new(handler::App::new(router, &config, &settings));
+    let app = Arc::new(handler::App::new(
+        router,
+        &config,
+        &settings,
+        registry,
+        logging.metrics_level,
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }

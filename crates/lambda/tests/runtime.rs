@@ -23,9 +23,23 @@ use tvault_testkit::proxy::{FaultPlan, Proxy};
 struct Function {
     child: tokio::process::Child,
     started: Instant,
-    emf_lines: tokio::task::JoinHandle<Vec<String>>,
+    /// Every line the function wrote to stdout (where Lambda reads logs).
+    stdout_lines: tokio::task::JoinHandle<Vec<String>>,
     /// Log lines that carry a ledger witness (field `witness`), as they come.
     witness_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Function {
+    /// Stop the function; its stdout lines.
+    async fn stop(mut self) -> Vec<String> {
+        self.child.kill().await.unwrap();
+        self.stdout_lines.await.unwrap()
+    }
+}
+
+/// The Embedded Metric Format lines among `lines`.
+fn emf(lines: &[String]) -> Vec<&String> {
+    lines.iter().filter(|l| l.contains("\"_aws\"")).collect()
 }
 
 async fn secret(
@@ -89,22 +103,21 @@ fn start(
     let stdout = child.stdout.take().unwrap();
     let witness_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let witnessed = witness_lines.clone();
-    let emf_lines = tokio::spawn(async move {
+    let stdout_lines = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
-        let mut emf = Vec::new();
+        let mut all = Vec::new();
         while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("\"_aws\"") {
-                emf.push(line);
-            } else if line.contains("\"witness\"") {
-                witnessed.lock().unwrap().push(line);
+            if line.contains("\"witness\"") {
+                witnessed.lock().unwrap().push(line.clone());
             }
+            all.push(line);
         }
-        emf
+        all
     });
     Function {
         child,
         started,
-        emf_lines,
+        stdout_lines,
         witness_lines,
     }
 }
@@ -187,7 +200,7 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
     };
     let rt = RuntimeApi::start().await.unwrap();
     let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&cs)).await;
-    let mut f = start(&rt, &endpoint, &secret_id, &vault_url, &[]);
+    let f = start(&rt, &endpoint, &secret_id, &vault_url, &[]);
 
     let t0 = Instant::now();
     let mut invocations = 0;
@@ -208,8 +221,8 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
 
     pipeline::check_drained(&q, &vault_url, &cs, &mix).await;
 
-    f.child.kill().await.unwrap();
-    let emf = f.emf_lines.await.unwrap();
+    let lines = f.stop().await;
+    let emf = emf(&lines);
     assert_eq!(emf.len(), invocations, "one metrics line per invocation");
     let total = |name: &str| {
         emf.iter()
@@ -556,18 +569,24 @@ async fn azure_retries_are_reported_in_the_metrics_line_when_azure_throttles() {
     }
     let rt = RuntimeApi::start().await.unwrap();
     let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, Some(&proxied_cs)).await;
-    let mut f = start(&rt, &endpoint, &secret_id, &proxied_url, &[]);
+    let f = start(&rt, &endpoint, &secret_id, &proxied_url, &[]);
 
     let (records, failed) = poll_batch(&rt, &q, 30, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!((records, failed.len()), (2, 0), "{failed:?}");
     assert_eq!(proxy.counts().throttled_429, 3);
-    f.child.kill().await.unwrap();
-    let emf = f.emf_lines.await.unwrap();
+    let lines = f.stop().await;
+    let emf = emf(&lines);
     assert_eq!(emf.len(), 1, "one metrics line for the one invocation");
-    let line: Value = serde_json::from_str(&emf[0]).unwrap();
+    let line: Value = serde_json::from_str(emf[0]).unwrap();
     assert_eq!(line["Archived"], 2, "{line}");
+    // RUST_LOG=warn: Lambda's filter, which reads the line's level, keeps it.
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert!(
+        line["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{line}"
+    );
     assert_eq!(
         line["AzureRetries"], 3,
         "each throttled request was retried once: {line}"
@@ -632,7 +651,7 @@ async fn a_scheduled_seal_invocation_seals_witnesses_and_leaves_the_queue_alone(
             .unwrap()
             .as_nanos()
     );
-    let mut f = start(
+    let f = start(
         &rt,
         &endpoint,
         &secret_id,
@@ -689,5 +708,110 @@ async fn a_scheduled_seal_invocation_seals_witnesses_and_leaves_the_queue_alone(
         (&again["witness"], &again["written"], &again["ssm"]),
         (&answer["witness"], &Value::Null, &json!("already there"))
     );
-    f.child.kill().await.unwrap();
+    f.stop().await;
+}
+
+/// The runbook's `filter conversation_id = "…"` in CloudWatch Logs Insights
+/// reads top-level fields of JSON lines: every line about a record, failures
+/// and a Genesys retry deep inside it included, is one flat JSON object with
+/// the invocation's request id, the record's message id and (once the event
+/// names one) its conversation id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_line_is_flat_json_with_its_request_message_and_conversation_ids() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let (good, gone) = ("logs-8d3f4c1e", "gone-logs-8d3f4c1e");
+    fake.add(FakeConversation::sample(good, b"p".to_vec(), b"i".to_vec()));
+    // `gone` is unknown to the fake: its recordings answer 404. The one
+    // recordings call that meets the 503 is retried (a WARN line from inside
+    // the Genesys client), whichever record makes it.
+    fake.script(Route::Recordings, [Fault::Status(503)]);
+    let q = pipeline::queues(&config, 5, 30).await;
+    for body in [
+        pipeline::customer_end(good),
+        pipeline::customer_end(gone),
+        "this is not JSON".to_string(),
+    ] {
+        q.source.send(&body).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = RuntimeApi::start().await.unwrap();
+    let secret_id = secret(&config, &fake.base_url(), CLIENT_SECRET, None).await;
+    let f = start(
+        &rt,
+        &endpoint,
+        &secret_id,
+        dir.path().join("v"),
+        &[("RUST_LOG", "info"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
+    let (records, failed) = poll_batch(&rt, &q, 30, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((records, failed.len()), (3, 2), "{failed:?}");
+    let lines = f.stop().await;
+
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let emf: Vec<&Value> = parsed.iter().filter(|v| v.get("_aws").is_some()).collect();
+    assert_eq!(emf.len(), 1, "{lines:#?}");
+    let request_id = emf[0]["request_id"].as_str().unwrap();
+    assert!(!request_id.is_empty());
+    assert_eq!(emf[0]["GenesysRetries"], 1, "{}", emf[0]);
+    assert_eq!(emf[0]["Archived"], 1, "{}", emf[0]);
+
+    let record_lines: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| v.get("message_id").is_some())
+        .collect();
+    assert!(record_lines.len() >= 3, "{lines:#?}");
+    for v in &record_lines {
+        assert!(v.is_object(), "{v}");
+        for field in ["timestamp", "level", "message"] {
+            assert!(v[field].is_string(), "{field} missing: {v}");
+        }
+        assert_eq!(v["request_id"], request_id, "{v}");
+        assert!(
+            v.get("span").is_none() && v.get("spans").is_none(),
+            "flat: {v}"
+        );
+    }
+    let about = |conv: &str| -> Vec<&Value> {
+        record_lines
+            .iter()
+            .copied()
+            .filter(|v| v["conversation_id"] == conv)
+            .collect()
+    };
+    let good_lines = about(good);
+    assert!(
+        good_lines.iter().any(|v| v["message"] == "archived"),
+        "{good_lines:#?}"
+    );
+    let retried = record_lines
+        .iter()
+        .find(|v| v["message"] == "Genesys request failed; retrying")
+        .unwrap_or_else(|| panic!("no retry line: {lines:#?}"));
+    assert!(
+        [good, gone].contains(&retried["conversation_id"].as_str().unwrap_or("")),
+        "{retried}"
+    );
+    let gone_lines = about(gone);
+    assert!(
+        gone_lines
+            .iter()
+            .any(|v| v["level"] == "ERROR" || v["level"] == "WARN"),
+        "the failure is logged with its conversation: {gone_lines:#?}"
+    );
+    let invalid = record_lines
+        .iter()
+        .find(|v| v["message"] == "invalid record")
+        .unwrap_or_else(|| panic!("no line about the poison: {lines:#?}"));
+    assert!(
+        invalid.get("conversation_id").is_none(),
+        "it names none: {invalid}"
+    );
 }

@@ -5,7 +5,8 @@
 //! the Genesys client into an [`Archiver`](tvault_core::Archiver), handling one
 //! queued record from start to end ([`Router::process`]: its age, its own
 //! task, its deadline, its requeue delay, its count), re-reading a rotated
-//! secret, the worker's receive loop, and the metrics line.
+//! secret, the worker's receive loop, the metrics (one recorder for both
+//! runtimes), the worker's health and metrics endpoint, and the log format.
 //!
 //! | module | role |
 //! |---|---|
@@ -15,7 +16,9 @@
 //! | [`budget`] | a Lambda invocation's time budget |
 //! | [`worker`] | the long-running SQS consumer behind `tvault worker` |
 //! | [`seal`] | sealing a day into the ledger and keeping its witness line |
-//! | `metrics` | counters and the CloudWatch Embedded Metric Format line (private) |
+//! | [`telemetry`] | what is counted, through the `metrics` facade; the EMF line and the Prometheus text |
+//! | [`http`] | the worker's `/healthz`, `/readyz` and `/metrics` |
+//! | [`logs`] | the log subscriber: flat JSON lines (or text without colours off a terminal) |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,21 +33,23 @@
 //!     sent_at_ms: None,
 //! };
 //! let handled = router.process(&record, Deadline::NONE, None).await;
-//! println!("{}", router.emf_line("tvault", 0).await);
+//! println!("{}", router.totals());
 //! # let _ = handled;
 //! # Ok(()) }
 //! ```
 
 pub mod budget;
-mod metrics;
+pub mod http;
+pub mod logs;
 pub mod record;
 pub mod router;
 pub mod seal;
 pub mod settings;
+pub mod telemetry;
 pub mod worker;
 
 pub use budget::Budget;
-pub use metrics::Totals;
 pub use record::Record;
 pub use router::{Handled, Router};
 pub use settings::{Settings, SettingsError};
+pub use telemetry::Totals;

@@ -1,24 +1,25 @@
 //! [`Router`]: one queued record in, one [`Handled`] out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::RwLock;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, Span, error, info, warn};
 use tvault_aws::secret::SecretSource;
+use tvault_core::event::classify;
 use tvault_core::ports::Deadline;
 use tvault_core::requeue::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
+use tvault_genesys::GenesysSource;
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;
 
 use chrono::{NaiveDate, Utc};
 use tvault_aws::witness::SsmWitness;
 
-use crate::metrics::{Metrics, Totals};
 use crate::seal::{SealFailure, SealReport, seal_and_witness};
 use crate::settings::{Settings, SettingsError};
+use crate::telemetry::{self, Retries, Tally, Totals};
 
 /// The result of one record and what the queue should do with it.
 #[derive(Debug)]
@@ -36,15 +37,26 @@ impl Handled {
     }
 }
 
+/// What a router archives with: rebuilt together when a rotated secret
+/// changes the settings.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    pub archiver: Arc<Archiver>,
+    /// The archiver's vault, whose request counters give the Azure retries.
+    pub vault: Arc<ObjectVault>,
+    /// The archiver's Genesys client, whose counter gives the Genesys retries.
+    pub genesys: Option<Arc<GenesysSource>>,
+}
+
 /// Handles records with one archiver, rebuilt when a rotated secret changes it.
 pub struct Router {
-    archiver: RwLock<(Arc<Archiver>, Arc<ObjectVault>)>,
-    /// Azure retries already published, to publish only the increase.
-    azure_retries_seen: AtomicU64,
+    wiring: RwLock<Wiring>,
+    azure_retries: Retries,
+    genesys_retries: Retries,
     base: Settings,
     secret: Option<SecretSource>,
     policy: RequeuePolicy,
-    pub(crate) metrics: Metrics,
+    pub(crate) tally: Tally,
     /// Where sealed days' witness lines go besides the log (SSM), if configured.
     witness: Option<SsmWitness>,
 }
@@ -60,28 +72,36 @@ impl std::fmt::Debug for Router {
 impl Router {
     /// A router over fixed settings (no secret).
     pub fn new(settings: Settings) -> Result<Self, SettingsError> {
-        let (archiver, vault) = settings.build()?;
-        Ok(Self::from_parts(archiver, vault).with_base(settings))
+        let wiring = settings.wire()?;
+        Ok(Self::wired(wiring, settings, None))
     }
 
     /// A router over an archiver built elsewhere, and the vault whose request
     /// counters feed the metrics (usually the archiver's own). No secret: a
     /// refused credential is not re-read.
     pub fn from_parts(archiver: Archiver, vault: Arc<ObjectVault>) -> Self {
-        Self {
-            archiver: RwLock::new((Arc::new(archiver), vault)),
-            azure_retries_seen: AtomicU64::new(0),
-            base: Settings::default(),
-            secret: None,
-            policy: RequeuePolicy::default(),
-            metrics: Metrics::default(),
-            witness: None,
-        }
+        let wiring = Wiring {
+            archiver: Arc::new(archiver),
+            vault,
+            genesys: None,
+        };
+        Self::wired(wiring, Settings::default(), None)
     }
 
-    fn with_base(mut self, base: Settings) -> Self {
-        self.base = base;
-        self
+    fn wired(wiring: Wiring, base: Settings, secret: Option<SecretSource>) -> Self {
+        // Every counter at zero from the start, in whatever recorder the
+        // process installed.
+        telemetry::announce();
+        Self {
+            wiring: RwLock::new(wiring),
+            azure_retries: Retries::default(),
+            genesys_retries: Retries::default(),
+            base,
+            secret,
+            policy: RequeuePolicy::default(),
+            tally: Tally::default(),
+            witness: None,
+        }
     }
 
     /// A router over `base`, reading the settings secret with `config` when
@@ -103,15 +123,10 @@ impl Router {
         let source = base.secret_source(config, id);
         let values = source.get().await.map_err(SettingsError::Secret)?;
         let settings = base.clone().with_secret(&values);
-        let (archiver, vault) = settings.build()?;
+        let wiring = settings.wire()?;
         Ok(Self {
-            archiver: RwLock::new((Arc::new(archiver), vault)),
-            azure_retries_seen: AtomicU64::new(0),
-            base,
-            secret: Some(source),
-            policy: RequeuePolicy::default(),
-            metrics: Metrics::default(),
             witness,
+            ..Self::wired(wiring, base, Some(source))
         })
     }
 
@@ -123,7 +138,7 @@ impl Router {
         day: NaiveDate,
         deadline: Deadline,
     ) -> Result<SealReport, SealFailure> {
-        let vault = self.archiver.read().await.1.clone();
+        let vault = self.vault().await;
         let sealing = seal_and_witness(
             vault.as_ref(),
             self.witness.as_ref(),
@@ -136,55 +151,59 @@ impl Router {
 
     /// The current archiver.
     pub async fn archiver(&self) -> Arc<Archiver> {
-        self.archiver.read().await.0.clone()
+        self.wiring.read().await.archiver.clone()
     }
 
-    /// The records counted since this router started, or since the last
-    /// [`Router::emf_line`] (which starts the counters again from zero).
+    /// The current vault (for a readiness check).
+    pub async fn vault(&self) -> Arc<ObjectVault> {
+        self.wiring.read().await.vault.clone()
+    }
+
+    /// The records this router has handled since it started.
     pub fn totals(&self) -> Totals {
-        self.metrics.totals()
+        self.tally.totals()
     }
 
-    /// The CloudWatch Embedded Metric Format line (one JSON line, namespace
-    /// `TranscriptVault`, dimension `FunctionName`) for what happened since
-    /// the last one, with the Azure retries the vault counted; the counters
-    /// start again from zero.
-    pub async fn emf_line(&self, function_name: &str, timestamp_ms: i64) -> String {
-        let vault = self.archiver.read().await.1.clone();
-        if let Some(stats) = vault.azure_stats() {
-            let before = self
-                .azure_retries_seen
-                .swap(stats.retries, Ordering::Relaxed);
-            self.metrics
-                .azure_retries
-                .fetch_add(stats.retries.saturating_sub(before), Ordering::Relaxed);
+    /// Add the retries the vault and the Genesys client counted since the
+    /// last call to the facade's counters.
+    pub(crate) async fn publish_retries(&self) {
+        let wiring = self.wiring.read().await.clone();
+        if let Some(stats) = wiring.vault.azure_stats() {
+            self.azure_retries
+                .publish(telemetry::AZURE_RETRIES, stats.retries);
         }
-        self.metrics.emf_line(function_name, timestamp_ms, true)
+        if let Some(genesys) = &wiring.genesys {
+            self.genesys_retries
+                .publish(telemetry::GENESYS_RETRIES, genesys.retries());
+        }
     }
 
     /// Archive one EventBridge event text. `receive_count` is SQS's
-    /// `ApproximateReceiveCount` (1 when not queued).
+    /// `ApproximateReceiveCount` (1 when not queued). Runs in the record's
+    /// span ([`Router::process`]), whose `conversation_id` it fills in as soon
+    /// as the event names one, so every line about the record carries it.
     pub(crate) async fn handle(
         &self,
-        message_id: &str,
         body: &str,
         receive_count: u32,
         deadline: Deadline,
     ) -> Handled {
-        let span = info_span!(
-            "record",
-            message_id,
-            conversation_id = tracing::field::Empty
-        );
         // The vault port's reads (exists, get, list) take no deadline; in
         // this scope the Azure retry layer sees the record's all the same, so
         // a Retry-After on a read longer than the record has left hands the
         // record back at once instead of sleeping through it.
         let archive = || async {
             let archiver = self.archiver().await;
-            with_deadline(deadline, archiver.archive_raw(body, deadline)).await
+            with_deadline(deadline, async {
+                let event = classify(body)?;
+                if let Some(id) = event.conversation_id() {
+                    Span::current().record("conversation_id", id.as_str());
+                }
+                archiver.archive(event, None, deadline).await
+            })
+            .await
         };
-        async {
+        {
             let mut result = archive().await;
             if let Err(e) = &result
                 && e.is_access_refused()
@@ -193,15 +212,8 @@ impl Router {
                 info!("retrying with the re-read settings secret");
                 result = archive().await;
             }
-            self.metrics.record(&result);
             let requeue_after = match &result {
-                Ok(outcome) => {
-                    if let Outcome::Archived(a) = outcome {
-                        tracing::Span::current()
-                            .record("conversation_id", a.conversation_id.as_str());
-                    }
-                    None
-                }
+                Ok(_) => None,
                 Err(e) => {
                     let class = e.class();
                     match class {
@@ -219,38 +231,35 @@ impl Router {
                 requeue_after,
             }
         }
-        .instrument(span)
-        .await
     }
 
-    /// [`Router::handle`] on a task of its own, so that a panic anywhere in
-    /// this record's archive (a library, an arithmetic slip on a hostile
-    /// header) fails this record only: it comes back as
-    /// [`ArchiveError::Crashed`], counted and logged, with the queue's default
+    /// [`Router::handle`] on a task of its own (in the caller's span), so
+    /// that a panic anywhere in this record's archive (a library, an
+    /// arithmetic slip on a hostile header) fails this record only: it comes
+    /// back as [`ArchiveError::Crashed`], logged, with the queue's default
     /// visibility (a bug does not go away on a quick retry), while the other
     /// records of the batch go on. Dropping the returned future aborts the
     /// task (a Lambda record cut off at its deadline, a worker shutting down),
     /// so no archive outlives the wait for it.
     pub(crate) async fn handle_isolated(
         self: &Arc<Self>,
-        message_id: &str,
         body: &str,
         receive_count: u32,
         deadline: Deadline,
     ) -> Handled {
         let router = Arc::clone(self);
-        let (id, text) = (message_id.to_string(), body.to_string());
-        let mut task = AbortOnDrop(tokio::spawn(async move {
-            router.handle(&id, &text, receive_count, deadline).await
-        }));
+        let text = body.to_string();
+        let mut task = AbortOnDrop(tokio::spawn(
+            async move { router.handle(&text, receive_count, deadline).await }
+                .instrument(Span::current()),
+        ));
         let failure = match (&mut task.0).await {
             Ok(handled) => return handled,
             Err(e) if e.is_panic() => panic_text(e.into_panic()),
             Err(_) => "its task was cancelled".to_string(),
         };
-        error!(message_id, reason = %failure, "record failed; its archive panicked (a bug)");
+        error!(reason = %failure, "record failed; its archive panicked (a bug)");
         let result = Err(ArchiveError::Crashed(failure));
-        self.metrics.record(&result);
         Handled {
             result,
             requeue_after: None,
@@ -264,11 +273,12 @@ impl Router {
             return false;
         };
         match secret.reread().await {
-            Ok(Some(values)) => match self.base.clone().with_secret(&values).build() {
-                Ok((a, v)) => {
-                    *self.archiver.write().await = (Arc::new(a), v);
-                    // A new vault client counts from zero.
-                    self.azure_retries_seen.store(0, Ordering::Relaxed);
+            Ok(Some(values)) => match self.base.clone().with_secret(&values).wire() {
+                Ok(wiring) => {
+                    *self.wiring.write().await = wiring;
+                    // New clients count from zero.
+                    self.azure_retries.restart();
+                    self.genesys_retries.restart();
                     true
                 }
                 Err(e) => {
@@ -317,6 +327,15 @@ mod tests {
     use tvault_core::ports::SystemClock;
     use tvault_testkit::panic::{PanickingSource, transcript_event};
 
+    fn record(id: &str, body: &str) -> crate::Record {
+        crate::Record {
+            message_id: id.into(),
+            body: body.into(),
+            receive_count: 1,
+            sent_at_ms: None,
+        }
+    }
+
     /// A router over a memory vault whose Genesys source panics on any call.
     fn router_whose_source_panics() -> Arc<Router> {
         let vault = tvault_vault::open("memory://").unwrap();
@@ -333,7 +352,7 @@ mod tests {
         let router = router_whose_source_panics();
         let lifecycle = tvault_testkit::pipeline::customer_end("boom-8d3f4c1e");
         let h = router
-            .handle_isolated("m-1", &lifecycle, 1, Deadline::NONE)
+            .process(&record("m-1", &lifecycle), Deadline::NONE, None)
             .await;
         let Err(ArchiveError::Crashed(why)) = &h.result else {
             panic!("expected a crashed record, got {:?}", h.result)
@@ -345,15 +364,16 @@ mod tests {
         );
         assert_eq!(h.requeue_after, None, "the queue's default visibility");
 
+        let calm = transcript_event("calm-8d3f4c1e");
         let ok = router
-            .handle_isolated("m-2", &transcript_event("calm-8d3f4c1e"), 1, Deadline::NONE)
+            .process(&record("m-2", &calm), Deadline::NONE, None)
             .await;
         assert!(
             matches!(ok.result, Ok(Outcome::Archived(_))),
             "{:?}",
             ok.result
         );
-        assert_eq!(router.metrics.failed.load(Relaxed), 1);
-        assert_eq!(router.metrics.archived.load(Relaxed), 1);
+        assert_eq!(router.tally.failed.load(Relaxed), 1);
+        assert_eq!(router.tally.archived.load(Relaxed), 1);
     }
 }

@@ -67,6 +67,13 @@ pub struct Settings {
     /// `TVAULT_WITNESS_SSM_PREFIX`: where in SSM Parameter Store each sealed
     /// day's witness line is kept (`PREFIX/YYYY-MM-DD`); unset, only logged.
     pub witness_ssm_prefix: Option<String>,
+    /// `RUST_LOG`: log filter directives.
+    pub rust_log: Option<String>,
+    /// `AWS_LAMBDA_LOG_LEVEL`: the function's application log level
+    /// (LoggingConfig); Lambda drops JSON lines below it.
+    pub lambda_log_level: Option<String>,
+    /// `AWS_LAMBDA_LOG_FORMAT`: `JSON` or `Text` (LoggingConfig).
+    pub lambda_log_format: Option<String>,
 }
 
 /// Settings that cannot be used: each variant names what to set, and keeps
@@ -127,6 +134,9 @@ impl Settings {
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "tvault".into()),
             sqs_endpoint: get("AWS_ENDPOINT_URL_SQS").or_else(|| get("AWS_ENDPOINT_URL")),
             witness_ssm_prefix: get("TVAULT_WITNESS_SSM_PREFIX"),
+            rust_log: get("RUST_LOG"),
+            lambda_log_level: get("AWS_LAMBDA_LOG_LEVEL"),
+            lambda_log_format: get("AWS_LAMBDA_LOG_FORMAT"),
         }
     }
 
@@ -281,9 +291,22 @@ impl Settings {
 
     /// The archiver, and its vault (whose request counters feed the metrics).
     pub fn build(&self) -> Result<(Archiver, Arc<ObjectVault>), SettingsError> {
+        let wiring = self.wire()?;
+        Ok((Archiver::clone(&wiring.archiver), wiring.vault))
+    }
+
+    /// The archiver with its vault and its Genesys client (whose request
+    /// counters feed the metrics).
+    pub fn wire(&self) -> Result<crate::router::Wiring, SettingsError> {
         let vault = self.open_vault()?;
-        let archiver = Archiver::new(vault.clone(), self.open_source()?, Arc::new(SystemClock));
-        Ok((archiver, vault))
+        let genesys = self.genesys()?;
+        let source = genesys.clone().map(|g| g as Arc<dyn ConversationSource>);
+        let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
+        Ok(crate::router::Wiring {
+            archiver: Arc::new(archiver),
+            vault,
+            genesys,
+        })
     }
 }
 

@@ -14,9 +14,9 @@ use tracing::{error, info, warn};
 use tvault_aws::{Queue, Received};
 use tvault_core::ports::Deadline;
 
-use crate::metrics::Totals;
 use crate::record::Record;
 use crate::router::Router;
+use crate::telemetry::Totals;
 
 /// How the worker receives and when it stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,8 +289,8 @@ mod tests {
                 .map(|m| process(&router, &q.source, m, visibility, visibility)),
         )
         .await;
-        assert_eq!(router.metrics.failed.load(Relaxed), 1);
-        assert_eq!(router.metrics.archived.load(Relaxed), 1);
+        assert_eq!(router.tally.failed.load(Relaxed), 1);
+        assert_eq!(router.tally.archived.load(Relaxed), 1);
         assert_eq!(
             q.source.depth().await.unwrap(),
             (0, 1),

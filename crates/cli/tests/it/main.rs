@@ -20,6 +20,7 @@ mod read_only;
 mod reconcile;
 mod search;
 mod serve;
+mod telemetry;
 mod tz;
 mod util;
 mod worker;

@@ -74,6 +74,45 @@ async fn retry_after_of_two_seconds_is_waited_out_on_the_paused_clock() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_retried_request_is_counted_and_nothing_else() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(sample(CONV));
+    // A 429 and a 503 on the recordings call, each retried once; the rest of
+    // the archive (token, download URL, bytes) goes through at once.
+    fake.script(
+        Route::Recordings,
+        [
+            Fault::RetryAfter {
+                status: 429,
+                secs: 1,
+            },
+            Fault::Status(503),
+        ],
+    );
+    let src = source(&fake);
+    let s = setup(src.clone());
+    assert_eq!(src.retries(), 0);
+    let out = s
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Archived(_)), "{out:?}");
+    assert_eq!(fake.count(Route::Recordings), 3);
+    assert_eq!(src.retries(), 2);
+
+    // A 404 (a conversation the fake does not know) is an answer: the
+    // record goes back to the queue, no request is sent again in-process.
+    let err = s
+        .archiver
+        .archive_raw(&customer_end("gone-8d3f4c1e"), Deadline::NONE)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    assert_eq!(src.retries(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retry_after_past_the_deadline_goes_back_to_the_queue_without_sleeping() {
     let fake = FakeGenesys::start().await.unwrap();
     fake.add(sample(CONV));
