@@ -86,6 +86,39 @@ pub enum Command {
     /// Look at and redrive the dead-letter queue.
     #[command(subcommand, after_help = AFTER_HELP)]
     Dlq(DlqCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = COMPLETIONS_ABOUT)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --dir.
+    #[command(long_about = MAN_ABOUT)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_ABOUT: &str = "\
+Print a completion script for SHELL on stdout, made from the same
+definitions as --help. For example:
+  bash:  tvault completions bash > ~/.local/share/bash-completion/completions/tvault
+  zsh:   tvault completions zsh > ~/.zfunc/_tvault   (with fpath+=~/.zfunc)
+  fish:  tvault completions fish > ~/.config/fish/completions/tvault.fish";
+
+const MAN_ABOUT: &str = "\
+Print the tvault(1) manual page (roff) on stdout, made from the same
+definitions as --help: man -l <(tvault man). With --dir DIR, write tvault.1
+and one page per command (tvault-archive.1, tvault-dlq-inspect.1, ...) into
+DIR instead, for share/man/man1.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write tvault.1 and a page per command into this existing directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 const ARCHIVE_ABOUT: &str = "\

@@ -11,6 +11,7 @@ mod dlq;
 mod export;
 mod input;
 mod list;
+mod manual;
 mod progress;
 mod reconcile;
 mod show;
@@ -51,6 +52,8 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Completions(args) => manual::completions(args),
+            Command::Man(args) => manual::man(args),
         }
     });
     match result {

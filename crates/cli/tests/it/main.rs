@@ -12,6 +12,7 @@ mod cli;
 mod export;
 mod genesys;
 mod hostile;
+mod manual;
 mod reconcile;
 mod util;
 mod worker;
