@@ -318,9 +318,11 @@ as a long-running process for ECS, Kubernetes or a VM.
 
 Each message is archived and deleted only once its archive is durable in the
 vault. While a message is in progress its visibility is extended (heartbeat).
-A message that is not ready yet (Genesys has not produced the transcript) or
-was throttled is hidden again with a growing delay; an invalid one is left to
-the queue's redrive policy, which moves it to the dead-letter queue unchanged.
+One message may take up to --record-timeout seconds. A message that is not
+ready yet (Genesys has not produced the transcript) or was throttled is hidden
+again with a growing delay; an invalid one is released at once, so it uses up
+its receives in seconds and the queue's redrive policy moves it to the
+dead-letter queue unchanged.
 
 Settings come from the environment (see below), or from the Secrets Manager
 secret named by TVAULT_SECRET_ID. AWS access uses the standard AWS chain
@@ -343,6 +345,12 @@ pub struct WorkerArgs {
     /// Seconds a received message stays hidden; extended while in progress.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=43_200))]
     pub visibility: u32,
+
+    /// Seconds one message's archive may take before it is given up and
+    /// returns through the queue (the heartbeat keeps it hidden meanwhile).
+    /// 900, as a Lambda's longest run, fits a 1 GiB attachment at 2 MiB/s.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..=43_200))]
+    pub record_timeout: u32,
 
     /// Seconds in-flight messages may take to finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 25)]

@@ -24,6 +24,7 @@ pub async fn run(vault_location: &str, args: WorkerArgs) -> Result<u8> {
     let options = worker::Options {
         concurrency: usize::from(args.concurrency),
         visibility: Duration::from_secs(u64::from(args.visibility)),
+        record_timeout: Duration::from_secs(u64::from(args.record_timeout)),
         grace: Duration::from_secs(args.grace),
         until_empty: args.until_empty,
     };

@@ -184,7 +184,10 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
 
     let t0 = Instant::now();
     let mut invocations = 0;
-    let end = Instant::now() + Duration::from_secs(240);
+    // A guard against a hang, not a speed limit: the drain takes about
+    // 60 s on a quiet 2-core machine and has passed 240 s with every core
+    // busy building; speed is the benchmark's business (bench: line below).
+    let end = Instant::now() + Duration::from_secs(480);
     while Instant::now() < end {
         match poll_once(&rt, &q, 2).await {
             Some(_) => invocations += 1,

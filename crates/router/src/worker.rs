@@ -24,6 +24,10 @@ pub struct Options {
     pub concurrency: usize,
     /// How long a received message stays hidden; extended while in progress.
     pub visibility: Duration,
+    /// How long one message's archive may take before it is given up (and
+    /// returns through the queue). The heartbeat keeps the message hidden
+    /// all that time, so it may exceed `visibility` (a large attachment).
+    pub record_timeout: Duration,
     /// How long in-flight messages may take to finish once a stop is asked for.
     pub grace: Duration,
     /// Stop once a receive finds the queue empty and nothing is in flight.
@@ -102,9 +106,9 @@ pub async fn run(
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(m.message_id.clone(), m.receipt_handle.clone());
             let (router, queue, in_flight) = (router.clone(), queue.clone(), in_flight.clone());
-            let visibility = options.visibility;
+            let (visibility, record_timeout) = (options.visibility, options.record_timeout);
             tasks.spawn(async move {
-                process(&router, &queue, &m, visibility).await;
+                process(&router, &queue, &m, visibility, record_timeout).await;
                 in_flight
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -147,7 +151,13 @@ pub async fn run(
 /// fails this message only, which then returns after its visibility
 /// timeout. A failed message is hidden for the router's requeue delay, or
 /// released at once when it is invalid (so poison reaches the DLQ in seconds).
-async fn process(router: &Arc<Router>, queue: &Queue, m: &Received, visibility: Duration) {
+async fn process(
+    router: &Arc<Router>,
+    queue: &Queue,
+    m: &Received,
+    visibility: Duration,
+    record_timeout: Duration,
+) {
     let heartbeat = async {
         let mut tick = tokio::time::interval(visibility / 2);
         tick.tick().await;
@@ -165,11 +175,13 @@ async fn process(router: &Arc<Router>, queue: &Queue, m: &Received, visibility: 
         // A sent time before the epoch is not a time: no age for it.
         sent_at_ms: m.sent_at_ms.and_then(|s| u64::try_from(s).ok()),
     };
-    // A record may use most of one visibility period before it must yield;
-    // the heartbeat keeps it hidden meanwhile, so there is no cut-off.
-    let deadline = Deadline::at(Instant::now() + visibility.saturating_sub(visibility / 4));
+    // The heartbeat keeps the message hidden for as long as the archive
+    // runs, so the record's deadline is its own timeout, not the visibility
+    // period: a deadline of 3/4 of the visibility would make every Azure
+    // request of a longer archive fail at once, again on every try.
+    let until = Instant::now() + record_timeout;
     let handled = tokio::select! {
-        h = router.process(&record, deadline, None) => h,
+        h = router.process(&record, Deadline::at(until), Some(until)) => h,
         _ = heartbeat => unreachable!("the heartbeat loop never ends"),
     };
     if handled.is_done() {
@@ -224,7 +236,7 @@ mod tests {
         futures::future::join_all(
             batch
                 .iter()
-                .map(|m| process(&router, &q.source, m, visibility)),
+                .map(|m| process(&router, &q.source, m, visibility, visibility)),
         )
         .await;
         assert_eq!(router.metrics.failed.load(Relaxed), 1);
