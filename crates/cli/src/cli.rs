@@ -436,6 +436,15 @@ pub struct VerifyArgs {
     /// Only conversations indexed up to this UTC day, included (needs --from).
     #[arg(long, value_name = "DATE", requires = "from")]
     pub to: Option<String>,
+
+    /// Write the whole report as JSON to FILE: per object, per conversation,
+    /// totals, tool version, vault, range and time taken.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+
+    /// Write one CSV row per object (and per problem) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv_report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ mod reconcile;
 mod show;
 mod term;
 mod verify;
+mod verify_report;
 mod worker;
 
 use std::process::ExitCode;

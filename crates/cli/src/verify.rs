@@ -13,8 +13,10 @@ use tvault_core::{ConversationId, keys};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, VerifyArgs};
 use crate::progress::Progress;
 use crate::term;
+use crate::verify_report::{ObjectRow, Report, Status};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
+    let started = std::time::Instant::now();
     let range = match (&args.from, &args.to) {
         (None, None) => None,
         (Some(from), Some(to)) => match DayRange::parse(from, to) {
@@ -33,6 +35,8 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     let vault = crate::settings(vault_location).await?.open_vault()?;
     let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
+    // The same findings, one row per object, for --json-report/--csv-report.
+    let mut rows: Vec<ObjectRow> = Vec::new();
 
     // The names to check: everything, or the conversations indexed on the
     // range's days (all their objects and generations) and those days' markers.
@@ -51,15 +55,26 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             let convs: BTreeSet<&str> = markers.iter().map(|m| m.conversation.as_str()).collect();
             let mut names: BTreeSet<String> = markers.iter().map(|m| m.path.clone()).collect();
             names.extend(strays);
-            let listings: Vec<Result<Vec<String>, String>> = futures::stream::iter(convs)
+            type Listed = Result<Vec<String>, (String, ObjectRow)>;
+            let listings: Vec<Listed> = futures::stream::iter(convs)
                 .map(|c| async move {
-                    let id = ConversationId::new(c)
-                        .map_err(|e| format!("orphaned index marker for {c:?}: {e}"))?;
+                    let id = ConversationId::new(c).map_err(|e| {
+                        let row = ObjectRow::new(
+                            &format!("{}{c}/", keys::CONVERSATIONS),
+                            Status::Orphaned,
+                            format!("index marker with an invalid conversation id: {e}"),
+                        );
+                        (format!("orphaned index marker for {c:?}: {e}"), row)
+                    })?;
+                    let prefix = keys::conversation_prefix(&id);
                     vault
-                        .list(&keys::conversation_prefix(&id))
+                        .list(&prefix)
                         .await
                         .map(|l| l.into_iter().map(|l| l.path).collect())
-                        .map_err(|e| format!("unreadable {}: {e}", keys::conversation_prefix(&id)))
+                        .map_err(|e| {
+                            let row = ObjectRow::new(&prefix, Status::Unreadable, e.to_string());
+                            (format!("unreadable {prefix}: {e}"), row)
+                        })
                 })
                 .buffer_unordered(concurrency)
                 .collect()
@@ -67,7 +82,10 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             for l in listings {
                 match l {
                     Ok(paths) => names.extend(paths),
-                    Err(p) => problems.push(p),
+                    Err((p, row)) => {
+                        problems.push(p);
+                        rows.push(row);
+                    }
                 }
             }
             names
@@ -106,7 +124,10 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     for (path, m) in read_manifests {
         match m {
             Ok(m) => manifests.push(m),
-            Err(reason) => problems.push(format!("unreadable {path}: {reason}")),
+            Err(reason) => {
+                problems.push(format!("unreadable {path}: {reason}"));
+                rows.push(ObjectRow::new(path, Status::Unreadable, reason));
+            }
         }
     }
     manifests.sort_by(|a, b| {
@@ -143,16 +164,25 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     let mut found: Vec<String> = Vec::new();
     while let Some((e, result)) = checks.next().await {
         objects += 1;
-        match result {
-            Ok(()) => {}
+        let (status, detail) = match result {
+            Ok(()) => (Status::Ok, String::new()),
             Err(ReadError::Vault(VaultError::NotFound { .. })) => {
-                found.push(format!("missing {}", e.path))
+                found.push(format!("missing {}", e.path));
+                (Status::Missing, String::new())
             }
             Err(ReadError::Corrupt { path, reason }) => {
-                found.push(format!("corrupt {path}: {reason}"))
+                found.push(format!("corrupt {path}: {reason}"));
+                (Status::Corrupt, reason)
             }
-            Err(other) => found.push(format!("unreadable {}: {other}", e.path)),
-        }
+            Err(other) => {
+                found.push(format!("unreadable {}: {other}", e.path));
+                (Status::Unreadable, other.to_string())
+            }
+        };
+        let mut row = ObjectRow::new(&e.path, status, detail);
+        row.sha256 = Some(e.sha256.clone());
+        row.size = Some(e.size);
+        rows.push(row);
     }
     drop(checks);
     progress.finish();
@@ -163,12 +193,22 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     for path in names.iter().filter(|p| p.starts_with(keys::INDEX)) {
         let Some((_, conv, generation)) = keys::parse_index(path) else {
             problems.push(format!("orphaned {path}: not a date-index marker name"));
+            rows.push(ObjectRow::new(
+                path,
+                Status::Orphaned,
+                "not a date-index marker name",
+            ));
             continue;
         };
         if committed.get(conv).is_some_and(|g| g.contains(generation)) {
             indexed.insert((conv.to_string(), generation.to_string()));
         } else {
             problems.push(format!("orphaned {path}: no manifest for this generation"));
+            rows.push(ObjectRow::new(
+                path,
+                Status::Orphaned,
+                "no manifest for this generation",
+            ));
         }
     }
     // With a date range, a generation may be indexed on a day outside it; the
@@ -176,9 +216,12 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     if range.is_none() {
         for m in &manifests {
             if !indexed.contains(&(m.conversation_id.to_string(), m.generation.clone())) {
-                problems.push(format!(
-                    "unindexed {}",
-                    keys::manifest(&m.conversation_id, &m.generation)
+                let path = keys::manifest(&m.conversation_id, &m.generation);
+                problems.push(format!("unindexed {path}"));
+                rows.push(ObjectRow::new(
+                    &path,
+                    Status::Unindexed,
+                    "no date-index marker",
                 ));
             }
         }
@@ -194,7 +237,14 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         }
         match keys::parse_source(path) {
             Some((conv, _)) if committed.contains_key(conv) => unlisted_sources.push(path),
-            _ => problems.push(format!("orphaned {path}: no manifest lists it")),
+            _ => {
+                problems.push(format!("orphaned {path}: no manifest lists it"));
+                rows.push(ObjectRow::new(
+                    path,
+                    Status::Orphaned,
+                    "no manifest lists it",
+                ));
+            }
         }
     }
     let mut provenance: Vec<String> = Vec::new();
@@ -203,8 +253,14 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         .buffer_unordered(concurrency);
     while let Some((path, result)) = checks.next().await {
         match result {
-            Ok(()) => provenance.push(format!("unlisted provenance {path}")),
-            Err(problem) => problems.push(problem),
+            Ok(()) => {
+                provenance.push(format!("unlisted provenance {path}"));
+                rows.push(ObjectRow::new(path, Status::UnlistedProvenance, ""));
+            }
+            Err((status, problem)) => {
+                rows.push(ObjectRow::new(path, status, problem.clone()));
+                problems.push(problem);
+            }
         }
     }
     drop(checks);
@@ -214,6 +270,11 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         .filter(|p| !p.starts_with(keys::CONVERSATIONS) && !p.starts_with(keys::INDEX))
     {
         problems.push(format!("orphaned {path}: outside the vault layout"));
+        rows.push(ObjectRow::new(
+            path,
+            Status::Orphaned,
+            "outside the vault layout",
+        ));
     }
 
     // Object names come from whoever could write: escaped for the terminal.
@@ -232,6 +293,23 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             format!(", {} unlisted provenance object(s)", provenance.len())
         }
     );
+    let mut report = Report {
+        vault_location,
+        range,
+        elapsed: started.elapsed(),
+        manifests: manifests.len(),
+        generations: committed
+            .iter()
+            .map(|(c, g)| (c.clone(), g.len()))
+            .collect(),
+        rows,
+    };
+    if let Some(path) = &args.json_report {
+        report.write_json(path)?;
+    }
+    if let Some(path) = &args.csv_report {
+        report.write_csv(path)?;
+    }
     Ok(if problems.is_empty() {
         EXIT_OK
     } else {
@@ -240,17 +318,23 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
 }
 
 /// Hash an unlisted raw payload and compare it with the sha16 in its name
-/// (`source/{name}.{sha16}.json`); the problem line when it differs.
-async fn check_by_name(vault: &dyn Vault, path: &str) -> Result<(), String> {
+/// (`source/{name}.{sha16}.json`); the finding and problem line when it differs.
+async fn check_by_name(vault: &dyn Vault, path: &str) -> Result<(), (Status, String)> {
     let Some((_, sha16)) = keys::parse_source(path) else {
-        return Err(format!("orphaned {path}: no manifest lists it"));
+        return Err((
+            Status::Orphaned,
+            format!("orphaned {path}: no manifest lists it"),
+        ));
     };
     match read::hash_object(vault, path).await {
         Ok((sha, _)) if sha.starts_with(sha16) => Ok(()),
-        Ok((sha, _)) => Err(format!(
-            "corrupt {path}: sha256 {sha}, its name says {sha16}"
+        Ok((sha, _)) => Err((
+            Status::Corrupt,
+            format!("corrupt {path}: sha256 {sha}, its name says {sha16}"),
         )),
-        Err(ReadError::Vault(VaultError::NotFound { .. })) => Err(format!("missing {path}")),
-        Err(e) => Err(format!("unreadable {path}: {e}")),
+        Err(ReadError::Vault(VaultError::NotFound { .. })) => {
+            Err((Status::Missing, format!("missing {path}")))
+        }
+        Err(e) => Err((Status::Unreadable, format!("unreadable {path}: {e}"))),
     }
 }

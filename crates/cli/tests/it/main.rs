@@ -15,4 +15,5 @@ mod hostile;
 mod manual;
 mod reconcile;
 mod util;
+mod verify_report;
 mod worker;

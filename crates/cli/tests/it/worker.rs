@@ -358,9 +358,9 @@ async fn the_heartbeat_keeps_an_archive_longer_than_the_visibility_hidden_and_re
         return;
     };
     let child = worker_at(2, &endpoint, &fake, &q, &vault_url, &cs, &["--until-empty"])
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_until(
         Duration::from_secs(30),
         "the worker took the message",
