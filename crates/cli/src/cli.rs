@@ -371,16 +371,36 @@ pub enum DlqCommand {
         #[arg(long, value_name = "DLQ_URL")]
         queue_url: String,
     },
-    /// Move every dead-letter message back to the source queue (send, then delete).
+    /// Move dead-letter messages back to the source queue (server-side
+    /// where SQS allows it, else send, then delete).
+    #[command(long_about = REDRIVE_ABOUT)]
     Redrive {
         /// The dead-letter queue URL.
         #[arg(long, value_name = "DLQ_URL")]
         queue_url: String,
-        /// The source queue URL to move them to.
+        /// The source queue URL to move them to (not the DLQ itself).
         #[arg(long, value_name = "SOURCE_URL")]
         to: String,
+        /// Say what would move, and how, without moving anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Move at most N messages (send, then delete: SQS's server-side
+        /// move cannot stop at a count).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
     },
 }
+
+const REDRIVE_ABOUT: &str = "\
+Move dead-letter messages from DLQ_URL back to SOURCE_URL.
+
+When SOURCE_URL's redrive policy names DLQ_URL (the archive DLQ) and --max is
+not given, SQS moves them server-side (StartMessageMoveTask): the command
+prints the task handle and returns; the messages move over the next minutes,
+keeping their attributes. Otherwise (the EventBridge delivery DLQ, --max, or
+a refused task), each message is sent to SOURCE_URL and only then deleted from
+DLQ_URL, so a failure leaves it in one queue or both, never in none.
+A SOURCE_URL equal to DLQ_URL is refused (exit 2).";
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {

@@ -9,6 +9,7 @@
 
 mod azure_readonly;
 mod cli;
+mod dlq;
 mod export;
 mod genesys;
 mod hostile;
