@@ -15,12 +15,14 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  everything succeeded
   1  some records failed (each is reported with its file, line and reason),
-     or `verify` / `show` / `list` / `export` found a problem, or
-     `reconcile` found something missing
+     or `verify` / `show` / `list` / `export` / `index` found a problem,
+     `find` found nothing (or refused a result), or `reconcile` found
+     something missing
   2  usage or configuration error: nothing was done
 
 Environment:
   TVAULT_VAULT                       the vault (same as --vault)
+  TVAULT_INDEX                       the search index folder (same as --index)
   AZURE_STORAGE_CONNECTION_STRING    the Azure credential (or other AZURE_STORAGE_*
                                      variables: docs/azure.md)
   TVAULT_SECRET_ID                   a Secrets Manager secret holding the settings
@@ -92,6 +94,15 @@ pub enum Command {
     /// Print the manual page (roff), or write one page per command with --dir.
     #[command(long_about = MAN_ABOUT)]
     Man(ManArgs),
+    /// Build or update the local search index from the vault (read access is enough).
+    #[command(long_about = crate::search_help::INDEX_ABOUT, after_help = AFTER_HELP)]
+    Index(crate::search_help::IndexArgs),
+    /// Find conversations by text, participant, day, media or message type.
+    #[command(long_about = crate::search_help::FIND_ABOUT, after_help = AFTER_HELP)]
+    Find(crate::search_help::FindArgs),
+    /// A read-only web reading room over the vault and the search index, on 127.0.0.1.
+    #[command(long_about = crate::search_help::SERVE_ABOUT, after_help = AFTER_HELP)]
+    Serve(crate::search_help::ServeArgs),
 }
 
 const COMPLETIONS_ABOUT: &str = "\
@@ -310,7 +321,21 @@ generation's manifest alone.
 
 Output: one line on stdout:
   exported ID to DIR/ID (N files, M bytes, all hashes match the manifest)
-where N and M count the transcript and the attachments, the files checked.";
+where N and M count the transcript and the attachments, the files checked.
+
+Many conversations at once: --from DAY --to DAY (the conversations the date
+index files on those UTC days), or a search of the index built by `tvault
+index` (--query/--text, --participant, --media, --message-type, with
+--from/--to too; at most --limit). They go into a NEW folder (--out DIR) or
+a new zip (--zip FILE; also for one conversation ID):
+  index.html        a list of the conversations, linking to each page
+  SHA256SUMS        every file's SHA-256 (`sha256sum -c SHA256SUMS` checks them)
+  ID/...            each conversation as above
+Every conversation is checked as above; if one fails, nothing is written
+(exit 1). An existing folder or zip is never overwritten (exit 2).
+
+--tz ZONE (an IANA name such as Europe/Berlin) shows the page's times in
+that zone; manifest.json and transcript.json keep their stored UTC times.";
 
 const WORKER_ABOUT: &str = "\
 Consume an SQS queue of events until stopped: the same pipeline as the Lambda,
@@ -426,21 +451,47 @@ pub struct ShowArgs {
     /// Show this generation instead of the latest.
     #[arg(long, value_name = "GEN")]
     pub generation: Option<String>,
+
+    /// Show times in this IANA zone (e.g. Europe/Berlin); stored times stay UTC.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["out", "zip"])))]
 pub struct ExportArgs {
-    /// The Genesys conversation id.
+    /// The Genesys conversation id (or none, with --from/--to or a search).
     #[arg(value_name = "CONVERSATION_ID")]
-    pub conversation_id: String,
+    pub conversation_id: Option<String>,
 
-    /// The folder to export into; the export is DIR/CONVERSATION_ID.
+    /// The folder to export into: DIR/CONVERSATION_ID for one conversation;
+    /// a new folder DIR for many.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
-    /// Export this generation instead of the latest.
-    #[arg(long, value_name = "GEN")]
+    /// Write a new zip file instead (with index.html and SHA256SUMS).
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+
+    /// Export this generation instead of the latest (one conversation only).
+    #[arg(long, value_name = "GEN", requires = "conversation_id")]
     pub generation: Option<String>,
+
+    /// Many conversations: those of these days, or those a search finds.
+    #[command(flatten)]
+    pub filters: crate::search_help::Filters,
+
+    /// The search index, for --text, --participant, --media, --message-type.
+    #[arg(long, env = "TVAULT_INDEX", value_name = "DIR")]
+    pub index: Option<PathBuf>,
+
+    /// Most conversations a search exports.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub limit: u32,
+
+    /// Show times in this IANA zone on the pages (the JSON keeps UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,8 @@ mod list;
 mod manual;
 mod progress;
 mod reconcile;
+mod search;
+mod search_help;
 mod show;
 mod term;
 mod verify;
@@ -55,6 +57,9 @@ fn main() -> ExitCode {
             Command::Dlq(cmd) => dlq::run(cmd).await,
             Command::Completions(args) => manual::completions(args),
             Command::Man(args) => manual::man(args),
+            Command::Index(args) => search::index(&cli.vault, args).await,
+            Command::Find(args) => search::find(&cli.vault, args).await,
+            Command::Serve(args) => search::serve(&cli.vault, args).await,
         }
     });
     match result {

@@ -10,6 +10,8 @@ use tvault_core::transcript::Transcript;
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, ShowArgs};
 use crate::term;
+use tvault_web::page::body_type_label;
+use tvault_web::zone::Zone;
 
 pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     let conversation = ConversationId::new(args.conversation_id.clone())
@@ -54,35 +56,20 @@ pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     }
     let transcript: Transcript = serde_json::from_slice(&bytes)
         .with_context(|| format!("parsing {}", term::line(&entry.path)))?;
-    write!(out, "{}", render(&transcript, &manifest))?;
+    let zone = crate::search::zone(args.tz.as_deref())?;
+    write!(out, "{}", render(&transcript, &manifest, &zone))?;
     Ok(EXIT_OK)
-}
-
-/// What a legacy chat line that is not an ordinary message is, in words
-/// (`Message::body_type`, Genesys `ChatMessage.bodyType`). An unknown value is
-/// shown reduced to letters, digits and `_`: it came from outside.
-pub fn body_type_label(body_type: &str) -> String {
-    match body_type {
-        "MEMBERJOIN" => "joined the chat".into(),
-        "MEMBERLEAVE" => "left the chat".into(),
-        "NOTICE" => "notice".into(),
-        "ACTIVITY" => "activity".into(),
-        "TYPING" => "typing".into(),
-        "MEDIAREQUEST" => "media request".into(),
-        other => other
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(32)
-            .collect::<String>()
-            .to_lowercase(),
-    }
 }
 
 /// The transcript as text for a person. Every text from the vault goes
 /// through [`term`]: escaped, so it cannot drive the terminal.
-pub fn render(t: &Transcript, m: &Manifest) -> String {
+pub fn render(t: &Transcript, m: &Manifest, zone: &Zone) -> String {
     let mut s = String::new();
     let or_dash = |o: &Option<String>| o.as_deref().map_or_else(|| "-".into(), term::line);
+    let at = |o: &Option<String>| {
+        o.as_deref()
+            .map_or_else(|| "-".into(), |t| term::line(&zone.show(t)))
+    };
     s += &format!(
         "Conversation {}  ({})\n",
         t.conversation_id,
@@ -90,13 +77,13 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
     );
     s += &format!(
         "Started {}   Ended {}\n",
-        or_dash(&t.start_time),
-        or_dash(&t.end_time)
+        at(&t.start_time),
+        at(&t.end_time)
     );
     s += &format!(
         "Generation {}, archived {} ({}{})\n\n",
         term::line(&m.generation),
-        term::line(&m.archived_at),
+        term::line(&zone.show(&m.archived_at)),
         serde_json::to_value(m.trigger.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -123,7 +110,7 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
         }
         s += &format!(
             "[{}] {}{role}: {}\n",
-            or_dash(&msg.timestamp),
+            at(&msg.timestamp),
             term::line(&who),
             term::lines(msg.text.as_deref().unwrap_or(""), "    ")
         );
@@ -147,16 +134,4 @@ pub fn render(t: &Transcript, m: &Manifest) -> String {
         }
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_types_read_as_words_and_unknown_ones_lose_control_characters() {
-        assert_eq!(body_type_label("MEMBERJOIN"), "joined the chat");
-        assert_eq!(body_type_label("MEDIAREQUEST"), "media request");
-        assert_eq!(body_type_label("NEW_KIND\u{1b}[2J"), "new_kind2j");
-    }
 }

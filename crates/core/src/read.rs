@@ -83,7 +83,10 @@ pub struct Generations {
 }
 
 impl Generations {
-    fn new(mut manifests: Vec<Manifest>, mut unreadable: Vec<Unreadable>) -> Self {
+    /// From manifests already read (in any order) and the objects that could
+    /// not be read as one: the search index keeps the manifests it has read
+    /// and still lets this type decide which is the latest.
+    pub fn new(mut manifests: Vec<Manifest>, mut unreadable: Vec<Unreadable>) -> Self {
         // RFC 3339 UTC times with fixed precision sort as text.
         manifests
             .sort_by(|a, b| (&a.archived_at, &a.generation).cmp(&(&b.archived_at, &b.generation)));

@@ -291,3 +291,102 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `index`, `find` and `serve` against Azurite with the read-only SAS: the
+/// search index is built, searched and re-checked, and the reading room
+/// shows the conversation and serves its attachment, all without a write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_find_and_serve_need_only_a_read_only_sas() {
+    let Some((vault_url, cs)) = pipeline::azurite_container(ACCOUNT).await else {
+        return;
+    };
+    let container = vault_url.rsplit('/').next().unwrap().to_string();
+    let Some(sas) = read_only_sas(&container) else {
+        return;
+    };
+    let fake = FakeGenesys::start().await.unwrap();
+    let photo: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    fake.add(FakeConversation::sample(
+        CONV,
+        photo.clone(),
+        b"%PDF-1.4".to_vec(),
+    ));
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let (url, c, base) = (vault_url.clone(), cs.clone(), fake.base_url());
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_env(
+            &url,
+            &[
+                ("AZURE_STORAGE_CONNECTION_STRING", c.as_str()),
+                ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
+                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+                ("GENESYSCLOUD_REGION", base.as_str()),
+            ],
+            &["archive", event.to_str().unwrap()],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    drop(fake);
+
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    let index = index.to_str().unwrap();
+    let ro = [("AZURE_STORAGE_SAS_TOKEN", sas.as_str())];
+    let out = tvault_env(
+        &vault_url,
+        &ro,
+        &[
+            "index",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-09-30",
+            "--index",
+            index,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("indexed 1 new generation(s)"));
+    let out = tvault_env(
+        &vault_url,
+        &ro,
+        &[
+            "find",
+            "--text",
+            "\"arrived damaged\"",
+            "--participant",
+            "Jordan Keane",
+            "--index",
+            index,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(CONV), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("[arrived damaged]"));
+
+    let room = crate::serve::serve(&vault_url, &ro, &["--index", index]);
+    let page = crate::serve::get(&room.url("/", "text=damaged")).await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("<mark>damaged</mark>"));
+    let page = crate::serve::get(&room.url(&format!("/c/{CONV}"), "")).await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Hi, my order arrived damaged."), "{html}");
+    assert!(html.contains("checked: matches"));
+    let att = crate::serve::get(&room.url(
+        &format!(
+            "/c/{CONV}/attachments/f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b/IMG_20260920_091640.jpg"
+        ),
+        "",
+    ))
+    .await;
+    assert_eq!(att.status().as_u16(), 200);
+    assert_eq!(att.bytes().await.unwrap().as_ref(), photo.as_slice());
+    let sig = sas
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sig="))
+        .unwrap();
+    assert!(!html.contains(sig), "the SAS signature reached a page");
+}

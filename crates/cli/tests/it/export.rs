@@ -7,8 +7,8 @@
 //! (`scripts/install-test-tools` installs Debian's package). Run by hand
 //! without it, the browser test skips; under `scripts/test` it fails.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use tvault_core::hash::sha256_hex;
 use tvault_core::manifest::{Manifest, Role};
@@ -106,23 +106,6 @@ fn export(a: &Archived) -> Output {
         &a.vault,
         &["export", CONV, "--out", a.out.to_str().unwrap()],
     )
-}
-
-fn headless(chromium: &Path, profile: &Path, args: &[&str]) -> Output {
-    Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--window-size=1000,1400",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

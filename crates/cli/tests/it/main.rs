@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod azure_readonly;
+mod bundle;
 mod cli;
 mod dlq;
 mod export;
@@ -15,6 +16,9 @@ mod genesys;
 mod hostile;
 mod manual;
 mod reconcile;
+mod search;
+mod serve;
+mod tz;
 mod util;
 mod verify_report;
 mod worker;

@@ -58,6 +58,8 @@ mod routes;
 mod server;
 mod shapes;
 
+pub use shapes::QUEUE;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

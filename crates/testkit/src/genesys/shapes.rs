@@ -11,6 +11,9 @@ const CUSTOMER_ADDRESS: &str = "3b2a1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 const CHANNEL_ADDRESS: &str = "e0d1c2b3-a495-4867-9788-a6b5c4d3e2f1";
 const EXTERNAL_CONTACT: &str = "2a3b4c5d-6e7f-4081-92a3-b4c5d6e7f809";
 const AGENT_USER: &str = "4f3e2d1c-0b9a-4876-a5b4-c3d2e1f0a9b8";
+/// The queue the sample's agent answered from
+/// (`api_get_conversation_recordings__messaging.json`).
+pub const QUEUE: &str = "7c6b5a49-3827-4165-9f8e-7d6c5b4a3928";
 
 fn is_customer(m: &FakeMessage) -> bool {
     m.purpose == "customer"
@@ -57,6 +60,10 @@ pub fn recordings(base: &str, c: &FakeConversation) -> Value {
                     "selfUri": format!("/api/v2/externalcontacts/contacts/{EXTERNAL_CONTACT}")});
             } else {
                 v["fromUser"] = json!({"id": AGENT_USER, "name": "Aoife Byrne", "selfUri": format!("/api/v2/users/{AGENT_USER}")});
+                // `RecordingMessagingMessage.queue`, an AddressableEntityRef (id
+                // and selfUri; platform-client-sdk `RecordingMessagingMessage.md`),
+                // on the agent's messages as in the fixture.
+                v["queue"] = json!({"id": QUEUE, "selfUri": format!("/api/v2/routing/queues/{QUEUE}")});
             }
             if !m.attachments.is_empty() {
                 v["contentType"] = json!("Attachment");

@@ -1,4 +1,6 @@
-//! The exported conversation as one self-contained HTML page.
+//! A conversation as one self-contained HTML page: the page of `tvault
+//! export`, and the reading room's conversation page (with links to its
+//! routes instead of files, [`View`]).
 //!
 //! A pure function of the transcript, the manifest and what the export wrote:
 //! no I/O, no clock. The page carries no script and loads nothing: its
@@ -9,6 +11,8 @@
 use tvault_core::AttachmentId;
 use tvault_core::manifest::{Manifest, TriggerKind};
 use tvault_core::transcript::{AttachmentEntry, Message, Transcript};
+
+use crate::zone::Zone;
 
 /// Largest image shown inline (as a `data:` URI); larger ones are linked.
 pub const INLINE_IMAGE_MAX: u64 = 8 * 1024 * 1024;
@@ -57,6 +61,22 @@ pub struct Exported {
     /// When the files were re-checked (RFC 3339 UTC).
     pub exported_at: String,
     pub files: Vec<ExportedFile>,
+    pub view: View,
+}
+
+/// How the page is shown: the zone of its times, where its links point,
+/// and (in the reading room) a navigation bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// `--tz`; times as stored without it.
+    pub zone: Zone,
+    /// Put before and after a file's path to make its link (the export's
+    /// links are the paths themselves).
+    pub href_prefix: String,
+    pub href_suffix: String,
+    /// HTML put at the top of the body: built by the caller from escaped
+    /// parts only (the reading room's links).
+    pub nav_html: Option<String>,
 }
 
 /// The raster image type of `bytes` by their magic numbers: PNG, JPEG, GIF or
@@ -88,15 +108,48 @@ const OPENS_IN_PLACE: &[&str] = &[
 ];
 
 /// A link to a file of the export: `download` unless the file is passive.
-fn link(rel_path: &str, label: &str) -> String {
-    let ext = rel_path
-        .rsplit('/')
-        .next()
-        .and_then(|name| name.rsplit_once('.'))
-        .map(|(_, ext)| ext.to_ascii_lowercase());
-    let passive = ext.is_some_and(|e| OPENS_IN_PLACE.contains(&e.as_str()));
-    let download = if passive { "" } else { " download" };
-    format!("<a href=\"{}\"{download}>{label}</a>", esc(rel_path))
+fn link(view: &View, rel_path: &str, label: &str) -> String {
+    let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+    let download = if opens_in_place(name) {
+        ""
+    } else {
+        " download"
+    };
+    format!(
+        "<a href=\"{}{}{}\"{download}>{label}</a>",
+        esc(&view.href_prefix),
+        esc(rel_path),
+        esc(&view.href_suffix)
+    )
+}
+
+/// Whether a file of this name is one a browser shows without running
+/// anything (see [`OPENS_IN_PLACE`]).
+pub fn opens_in_place(file_name: &str) -> bool {
+    file_name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .is_some_and(|e| OPENS_IN_PLACE.contains(&e.as_str()))
+}
+
+/// What a legacy chat line that is not an ordinary message is, in words
+/// (`Message::body_type`, Genesys `ChatMessage.bodyType`). An unknown value is
+/// shown reduced to letters, digits and `_`: it came from outside.
+pub fn body_type_label(body_type: &str) -> String {
+    match body_type {
+        "MEMBERJOIN" => "joined the chat".into(),
+        "MEMBERLEAVE" => "left the chat".into(),
+        "NOTICE" => "notice".into(),
+        "ACTIVITY" => "activity".into(),
+        "TYPING" => "typing".into(),
+        "MEDIAREQUEST" => "media request".into(),
+        other => other
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(32)
+            .collect::<String>()
+            .to_lowercase(),
+    }
 }
 
 /// Escape text for HTML element content and double-quoted attribute values.
@@ -145,7 +198,10 @@ pub fn render(t: &Transcript, m: &Manifest, ex: &Exported) -> String {
     s += "<meta name=\"referrer\" content=\"no-referrer\">\n";
     s += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
     s += &format!("<title>Conversation {id}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n");
-    s += &header(t, m);
+    if let Some(nav) = &ex.view.nav_html {
+        s += nav;
+    }
+    s += &header(t, m, &ex.view.zone);
     s += "<main>\n<h2>Messages</h2>\n<ol class=\"messages\">\n";
     for msg in &t.messages {
         s += &message(msg, m, ex);
@@ -164,7 +220,14 @@ fn opt(o: &Option<String>) -> String {
     o.as_deref().map(esc).unwrap_or_else(|| "&ndash;".into())
 }
 
-fn header(t: &Transcript, m: &Manifest) -> String {
+/// A stored time in the view's zone, escaped.
+fn time(z: &Zone, o: &Option<String>) -> String {
+    o.as_deref()
+        .map(|t| esc(&z.show(t)))
+        .unwrap_or_else(|| "&ndash;".into())
+}
+
+fn header(t: &Transcript, m: &Manifest, z: &Zone) -> String {
     let kind = match m.trigger.kind {
         TriggerKind::Lifecycle => "lifecycle event (pulled from the Genesys API)",
         TriggerKind::TranscriptEvent => "event carrying its transcript",
@@ -192,8 +255,8 @@ fn header(t: &Transcript, m: &Manifest) -> String {
     );
     let rows = [
         ("Media type", opt(&t.media_type)),
-        ("Started", opt(&t.start_time)),
-        ("Ended", opt(&t.end_time)),
+        ("Started", time(z, &t.start_time)),
+        ("Ended", time(z, &t.end_time)),
         (
             "Messages",
             format!(
@@ -203,7 +266,7 @@ fn header(t: &Transcript, m: &Manifest) -> String {
             ),
         ),
         ("Generation", format!("<code>{}</code>", esc(&m.generation))),
-        ("Archived at", esc(&m.archived_at)),
+        ("Archived at", esc(&z.show(&m.archived_at))),
         ("Trigger", trigger),
     ];
     for (k, v) in rows {
@@ -228,7 +291,7 @@ fn message(msg: &Message, m: &Manifest, ex: &Exported) -> String {
         .unwrap_or_else(|| "unknown sender".into());
     let mut meta = format!(
         "<time>{}</time> <span class=\"who\">{}</span>",
-        opt(&msg.timestamp),
+        time(&ex.view.zone, &msg.timestamp),
         esc(&who)
     );
     if let (Some(p), Some(_)) = (&msg.purpose, &msg.sender.name) {
@@ -238,7 +301,7 @@ fn message(msg: &Message, m: &Manifest, ex: &Exported) -> String {
         meta += &format!(" &middot; {}", esc(&d.to_lowercase()));
     }
     if let Some(b) = &msg.body_type {
-        let label = crate::show::body_type_label(b);
+        let label = body_type_label(b);
         meta += &format!(" &middot; <span class=\"kind\">{}</span>", esc(&label));
     }
     let text = match msg.text.as_deref() {
@@ -286,7 +349,7 @@ fn attachment(a: &AttachmentEntry, m: &Manifest, ex: &Exported) -> String {
     let href = esc(&f.rel_path);
     let mut s = format!(
         "<div class=\"att\">Attachment {} ({declared})",
-        link(&f.rel_path, &name)
+        link(&ex.view, &f.rel_path, &name)
     );
     match &f.inline {
         Some(img) => {
@@ -309,13 +372,18 @@ fn integrity(m: &Manifest, ex: &Exported) -> String {
         .count();
     let mut s = String::from("<h2>Integrity</h2>\n");
     s += &format!(
-        "<p>At export time, <time>{}</time>, each of the {checked} file(s) below marked \
+        "<p>{} <time>{}</time>, each of the {checked} file(s) below marked \
          &ldquo;checked&rdquo; was read from the vault and its SHA-256 and size were \
          re-computed and compared with manifest <code>{}</code> (generation <code>{}</code>): \
          all matched. An export with any mismatch is refused and leaves no page behind. \
          <code>manifest.json</code> is the manifest as stored, byte for byte; its own SHA-256 \
          is given so this copy can be compared with the vault&rsquo;s.</p>\n",
-        esc(&ex.exported_at),
+        if ex.view.nav_html.is_some() {
+            "When this page was made,"
+        } else {
+            "At export time,"
+        },
+        esc(&ex.view.zone.show(&ex.exported_at)),
         esc(&tvault_core::keys::manifest(
             &m.conversation_id,
             &m.generation
@@ -332,7 +400,7 @@ fn integrity(m: &Manifest, ex: &Exported) -> String {
         s += &format!(
             "<tr><td>{}</td><td class=\"mono\">{}</td>\
              <td class=\"num\">{}</td><td class=\"mono\">{}</td><td>{check}</td></tr>\n",
-            link(&f.rel_path, &esc(&f.rel_path)),
+            link(&ex.view, &f.rel_path, &esc(&f.rel_path)),
             esc(&f.sha256),
             f.size,
             esc(&f.vault_path),
@@ -441,6 +509,7 @@ mod tests {
                     base64: "iVBO".into(),
                 }),
             }],
+            view: View::default(),
         }
     }
 
@@ -547,6 +616,13 @@ mod tests {
         assert!(page.contains(&"ab".repeat(32)));
         assert!(page.contains("conversations/c-1/manifest.0123456789abcdef.json"));
         assert!(page.contains("checked: matches"));
+    }
+
+    #[test]
+    fn body_types_read_as_words_and_unknown_ones_lose_control_characters() {
+        assert_eq!(body_type_label("MEMBERJOIN"), "joined the chat");
+        assert_eq!(body_type_label("MEDIAREQUEST"), "media request");
+        assert_eq!(body_type_label("NEW_KIND\u{1b}[2J"), "new_kind2j");
     }
 
     #[test]
