@@ -14,6 +14,22 @@ pub struct QueueError {
     pub message: String,
 }
 
+/// The region an SQS queue URL names: `https://sqs.REGION.amazonaws.com/...`
+/// (also `.amazonaws.com.cn`), or the legacy `https://REGION.queue.amazonaws.com/...`.
+/// (AWS docs, "Amazon SQS queue and message identifiers": the queue URL.)
+pub fn region_of(url: &str) -> Option<&str> {
+    let host = url.split_once("://")?.1.split(['/', ':']).next()?;
+    let region = match host.strip_prefix("sqs.") {
+        Some(rest) => rest.split_once(".amazonaws.com")?.0,
+        None => host.strip_suffix(".queue.amazonaws.com")?,
+    };
+    let ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    ok.then_some(region)
+}
+
 /// One received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -39,12 +55,20 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// The queue at `url`.
+    /// The queue at `url`. Without a configured region (no `AWS_REGION`,
+    /// no profile), the region the URL names is used: the queue URL is all
+    /// an operator should have to give.
     pub fn new(config: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
-        Self {
-            client: aws_sdk_sqs::Client::new(config),
-            url: url.into(),
-        }
+        let url = url.into();
+        let client = match (config.region(), region_of(&url)) {
+            (None, Some(region)) => aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(config)
+                    .region(aws_sdk_sqs::config::Region::new(region.to_string()))
+                    .build(),
+            ),
+            _ => aws_sdk_sqs::Client::new(config),
+        };
+        Self { client, url }
     }
 
     /// The queue's URL.
@@ -53,10 +77,20 @@ impl Queue {
     }
 
     fn err(&self, op: &'static str, e: &(dyn std::error::Error + 'static)) -> QueueError {
+        let text = crate::error_text(e);
+        let message = if self.client.config().region().is_none()
+            && text.to_ascii_lowercase().contains("region")
+        {
+            // The SDK says only "Missing Region" (and, further down, "failed
+            // to construct request"): say what to set.
+            "no AWS region: set AWS_REGION, or give the queue URL as AWS shows it (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)".to_string()
+        } else {
+            text
+        };
         QueueError {
             op,
             queue: self.url.clone(),
-            message: crate::error_text(e),
+            message,
         }
     }
 
@@ -266,6 +300,36 @@ impl Queue {
                 self.delete(&m.receipt_handle).await?;
                 moved += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_url_names_its_region() {
+        assert_eq!(
+            region_of("https://sqs.eu-west-1.amazonaws.com/123456789012/q"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of("https://sqs.cn-north-1.amazonaws.com.cn/1/q"),
+            Some("cn-north-1")
+        );
+        assert_eq!(
+            region_of("https://us-east-2.queue.amazonaws.com/1/q"),
+            Some("us-east-2")
+        );
+        for none in [
+            "http://127.0.0.1:4566/000000000000/q",
+            "https://sqs..amazonaws.com/1/q",
+            "https://sqs.EU.amazonaws.com/1/q",
+            "not a url",
+            "",
+        ] {
+            assert_eq!(region_of(none), None, "{none}");
         }
     }
 }

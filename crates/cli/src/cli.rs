@@ -218,6 +218,10 @@ left out (a generation may be indexed on a day outside the range). Objects are
 hashed --concurrency at a time; a progress bar shows on a terminal, and a plain
 line every 5 s otherwise. Needs only read access to the vault.
 
+A vault (or a --from/--to range) with no manifest at all is said so on
+stderr and exits 1, since a verify that checked nothing proves nothing (the
+wrong vault, or an archive that never ran); --allow-empty makes it exit 0.
+
 Exit code 0 when there is no problem, 1 otherwise.";
 
 const LIST_ABOUT: &str = "\
@@ -516,6 +520,10 @@ pub struct VerifyArgs {
     /// Write one CSV row per object (and per problem) to FILE.
     #[arg(long, value_name = "FILE")]
     pub csv_report: Option<PathBuf>,
+
+    /// Exit 0 when there is no manifest to verify (a new vault, or quiet days).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Args)]

@@ -54,7 +54,9 @@ pub async fn run(vault_location: &str, args: ListArgs) -> Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    let vault = crate::settings(vault_location).await?.open_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let concurrency = args.concurrency as usize;
     let (markers, strays) = read::index_days(vault.as_ref(), range.days(), concurrency)
         .await

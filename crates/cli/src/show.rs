@@ -16,7 +16,9 @@ use tvault_web::zone::Zone;
 pub async fn run(vault_location: &str, args: ShowArgs) -> Result<u8> {
     let conversation = ConversationId::new(args.conversation_id.clone())
         .with_context(|| format!("conversation id {:?}", args.conversation_id))?;
-    let vault = crate::settings(vault_location).await?.open_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let picked = match read::pick(vault.as_ref(), &conversation, args.generation.as_deref()).await {
         Ok(p) => p,
         Err(

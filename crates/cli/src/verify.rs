@@ -32,7 +32,9 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         }
     };
     let concurrency = args.concurrency as usize;
-    let vault = crate::settings(vault_location).await?.open_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
     // The same findings, one row per object, for --json-report/--csv-report.
@@ -309,6 +311,15 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     }
     if let Some(path) = &args.csv_report {
         report.write_csv(path)?;
+    }
+    // A verify that checked nothing proves nothing: most often the wrong
+    // vault, or an archive that never wrote.
+    if manifests.is_empty() && problems.is_empty() && !args.allow_empty {
+        eprintln!(
+            "tvault verify: no manifest to verify{}: is this the right vault? (--allow-empty accepts an empty one)",
+            range.map(|r| format!(" indexed {r}")).unwrap_or_default()
+        );
+        return Ok(EXIT_FAILED);
     }
     Ok(if problems.is_empty() {
         EXIT_OK

@@ -192,8 +192,18 @@ impl Client {
                     StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST,
                 ) => SourceError::Access {
                     reason: format!(
-                        "the token endpoint refused the client credentials of client id {} ({})",
-                        self.client_id, f.error
+                        "the token endpoint {} refused the client credentials of client id {} ({}){}",
+                        self.endpoints.login,
+                        self.client_id,
+                        f.error,
+                        if f.error.to_string().contains(" invalid_client") {
+                            // An OAuth client exists in the one region (org) it
+                            // was created in; every other region's login host
+                            // answers invalid_client, as for a wrong id.
+                            ": Genesys does not know this client here; an OAuth client exists only in its own region, so check that GENESYSCLOUD_REGION names the region of your organization, then the client id and secret"
+                        } else {
+                            ": check the client id and secret, and that the OAuth client is active"
+                        }
                     ),
                 },
                 _ => f.error,

@@ -187,6 +187,20 @@ impl Settings {
     /// when it holds one, wins over the environment's) and the other `AZURE_*`
     /// variables.
     pub fn open_vault(&self) -> Result<Arc<ObjectVault>, SettingsError> {
+        self.open_vault_as(tvault_vault::open)
+    }
+
+    /// [`Settings::open_vault`] for a command that only reads: a local
+    /// vault directory that does not exist is an error, never created
+    /// ([`tvault_vault::open_existing`]).
+    pub fn open_existing_vault(&self) -> Result<Arc<ObjectVault>, SettingsError> {
+        self.open_vault_as(tvault_vault::open_existing)
+    }
+
+    fn open_vault_as(
+        &self,
+        open_local: fn(&str) -> Result<Arc<ObjectVault>, tvault_vault::LocationError>,
+    ) -> Result<Arc<ObjectVault>, SettingsError> {
         let location = tvault_vault::Location::parse(&self.vault).map_err(SettingsError::Vault)?;
         let opened = match location {
             tvault_vault::Location::Azure(url) => {
@@ -199,7 +213,7 @@ impl Settings {
                 }
                 tvault_vault::location::open_azure(config)
             }
-            _ => tvault_vault::open(&self.vault),
+            _ => open_local(&self.vault),
         };
         opened.map_err(SettingsError::Vault)
     }

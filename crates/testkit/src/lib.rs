@@ -5,6 +5,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`azure_refusals`] | a fake Azure Blob endpoint that refuses every request as Azure does (firewall, bad credential, missing right, no container) |
 //! | [`proxy`] | an HTTP proxy that throttles, drops and delays a seeded share of requests |
 //! | [`genesys`] | an in-process fake of the Genesys Cloud Platform API |
 //! | [`lambda`] | a Lambda Runtime API emulator that runs the real `bootstrap` |
@@ -18,6 +19,7 @@
 // Test support: a failed setup step is a failed test, with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod azure_refusals;
 pub mod genesys;
 pub mod lambda;
 pub mod panic;

@@ -27,6 +27,6 @@ pub mod staged;
 pub mod store;
 pub mod writer;
 
-pub use location::{Location, LocationError, open, open_azure};
+pub use location::{Location, LocationError, open, open_azure, open_existing};
 pub use store::ObjectVault;
 pub use writer::CreateOnlyWriter;

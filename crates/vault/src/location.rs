@@ -38,6 +38,12 @@ pub enum LocationError {
     UnknownScheme(String),
     #[error("vault {location:?}: {message}")]
     Unusable { location: String, message: String },
+    /// A read-only command was pointed at a directory that is not there: it
+    /// says so rather than create an empty vault and report on it.
+    #[error(
+        "vault {0:?} does not exist: check --vault or TVAULT_VAULT (commands that only read never create a vault)"
+    )]
+    Missing(String),
 }
 
 impl Location {
@@ -72,11 +78,25 @@ impl Location {
 /// Open the vault at `location` (see [`Location::parse`]). Azure vaults read
 /// their credentials from the environment (see [`crate::azure::config`]).
 pub fn open(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
+    open_as(location, true)
+}
+
+/// [`open`] for a command that only reads (`show`, `list`, `verify`,
+/// `export`): a local directory must already exist ([`LocationError::Missing`]),
+/// nothing is created. An Azure vault is never created by opening it.
+pub fn open_existing(location: &str) -> Result<Arc<ObjectVault>, LocationError> {
+    open_as(location, false)
+}
+
+fn open_as(location: &str, create: bool) -> Result<Arc<ObjectVault>, LocationError> {
     match Location::parse(location)? {
         Location::Memory => {
             let store = Arc::new(InMemory::new());
             let writer = StagedWriter::memory(store.clone());
             Ok(Arc::new(ObjectVault::new(store, Arc::new(writer))))
+        }
+        Location::Local(dir) if !create && !dir.exists() => {
+            Err(LocationError::Missing(location.to_string()))
         }
         Location::Local(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| LocationError::Unusable {
@@ -169,6 +189,20 @@ mod tests {
             Err(LocationError::UnknownScheme(_))
         ));
         assert!(matches!(Location::parse("  "), Err(LocationError::Empty)));
+    }
+
+    #[test]
+    fn a_read_only_open_of_a_missing_directory_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("vault");
+        let location = missing.to_str().unwrap();
+        let err = open_existing(location).unwrap_err();
+        assert!(matches!(err, LocationError::Missing(_)), "{err:?}");
+        assert!(err.to_string().contains(location), "{err}");
+        assert!(!missing.exists());
+        open(location).unwrap();
+        assert!(missing.is_dir());
+        open_existing(location).unwrap();
     }
 
     #[test]

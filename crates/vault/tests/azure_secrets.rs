@@ -135,7 +135,9 @@ async fn credentials_never_reach_logs_errors_or_debug_output() {
         seen.push_str(&format!("{cfg:?}\n"));
         let vault = tvault_vault::location::open_azure_settings(cfg.build().unwrap()).unwrap();
         seen.push_str(&exercise(&vault).await);
-        assert!(seen.contains("refused the credential"), "{seen}");
+        assert!(seen.contains("did not accept the credential"), "{seen}");
+        // Every operation, the streamed write's first HEAD too: no XML body.
+        assert!(!seen.contains("<?xml"), "{seen}");
 
         // 2. A made-up SAS token (its signature is refused).
         let sas =

@@ -57,7 +57,9 @@ async fn one_to_folder(
         eprintln!("{}", exists_message(&target));
         return Ok(EXIT_USAGE);
     }
-    let vault = crate::settings(vault_location).await?.open_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let Some(manifest) = pick(vault.as_ref(), conversation, generation).await? else {
         return Ok(EXIT_FAILED);
     };
@@ -166,7 +168,9 @@ async fn many(vault_location: &str, args: ExportArgs, view: View) -> Result<u8> 
         (Some(d), None) => Target::Dir(d.clone()),
         (None, None) => unreachable_target()?,
     };
-    let vault = crate::settings(vault_location).await?.open_vault()?;
+    let vault = crate::settings(vault_location)
+        .await?
+        .open_existing_vault()?;
     let conversations: Vec<ConversationId> = match &args.conversation_id {
         Some(id) => {
             if args.filters.needs_index() || args.filters.from.is_some() {

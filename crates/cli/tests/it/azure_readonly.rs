@@ -161,6 +161,36 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
     sizes.sort();
     assert_eq!(sizes, [invoice.len() as u64, photo.len() as u64]);
 
+    // The RA-GRS secondary (docs/operations.md, Azure outage), read with
+    // the primary account's reader SAS and reader connection string: Azurite
+    // serves ACCOUNT-secondary as the read-only secondary of ACCOUNT.
+    let (account_url, container) = vault_url.rsplit_once('/').unwrap();
+    let secondary = format!("{account_url}-secondary/{container}");
+    let reader_cs = format!("BlobEndpoint={account_url};SharedAccessSignature={sas}");
+    for env in [
+        ("AZURE_STORAGE_SAS_TOKEN", sas.as_str()),
+        ("AZURE_STORAGE_CONNECTION_STRING", reader_cs.as_str()),
+    ] {
+        let out = tvault_env(&secondary, &[env], &["show", CONV]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            env.0,
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains(&format!("Conversation {CONV}")));
+        let out = tvault_env(&secondary, &[env], &["verify"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            env.0,
+            text(&out.stdout)
+        );
+        assert!(text(&out.stdout).contains("verified 1 manifest(s)"));
+    }
+
     // The same SAS cannot write: archiving with it is refused by Azure.
     let events = repo().join("examples/events");
     let out = run(&["archive", events.to_str().unwrap()]);

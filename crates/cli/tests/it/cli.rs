@@ -346,6 +346,7 @@ fn usage_errors_exit_2_and_unknown_conversations_exit_1() {
         "{}",
         stderr(&o)
     );
+    std::fs::create_dir(&vault).unwrap();
     let o = tvault(&vault, &["show", "nobody"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(

@@ -298,6 +298,7 @@ async fn an_existing_export_folder_is_never_overwritten() {
 fn a_conversation_not_in_the_vault_is_reported_like_show() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("exports");
+    std::fs::create_dir(dir.path().join("vault")).unwrap();
     let o = tvault(
         dir.path().join("vault"),
         &["export", "c-404", "--out", out.to_str().unwrap()],

@@ -372,3 +372,39 @@ async fn a_legacy_chat_is_archived_and_shown_from_the_command_line() {
         "{shown}"
     );
 }
+
+/// A client the login host does not know (the fake answers `invalid_client`
+/// as Genesys does for an unknown client or one of another region) is
+/// reported with the region to check, the login host and the client id,
+/// never the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_client_hints_at_the_region() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let base = fake.base_url();
+    let wrong = "a-secret-of-another-region";
+    let out = tokio::task::spawn_blocking(move || {
+        with_genesys(
+            &mut command(&vault, &["archive", event.to_str().unwrap()]),
+            &base,
+        )
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", wrong)
+        .output()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for needle in [
+        "refused the client credentials of client id",
+        "invalid_client",
+        "check that GENESYSCLOUD_REGION names the region of your organization",
+        &fake.base_url(),
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing: {err}");
+    }
+    assert!(!err.contains(wrong), "the secret reached stderr: {err}");
+}

@@ -7,6 +7,7 @@
 // Tests may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod azure_errors;
 mod azure_readonly;
 mod bundle;
 mod cli;
@@ -15,6 +16,7 @@ mod export;
 mod genesys;
 mod hostile;
 mod manual;
+mod read_only;
 mod reconcile;
 mod search;
 mod serve;

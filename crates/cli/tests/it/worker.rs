@@ -584,3 +584,50 @@ async fn archive_and_show_take_the_vault_credential_from_the_settings_secret() {
         text(&out.stderr)
     );
 }
+
+/// Without AWS_REGION, a queue URL as AWS shows it names the region, and
+/// that is enough; a URL that names none gets a sentence saying what to set,
+/// never the SDK's bare "Missing Region".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_url_names_the_region_when_aws_region_is_unset() {
+    let Some((endpoint, config)) = pipeline::moto().await else {
+        return;
+    };
+    let q = pipeline::queues(&config, 5, 3).await;
+    q.dlq.send("this is not JSON").await.unwrap();
+    let name = q.dlq.url().rsplit('/').next().unwrap().to_string();
+    let aws_shaped = format!(
+        "https://sqs.{}.amazonaws.com/123456789012/{name}",
+        pipeline::REGION
+    );
+    let run = move |url: String| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tvault"));
+        cmd.args(["dlq", "inspect", "--queue-url", &url])
+            .env_clear();
+        for (k, v) in pipeline::aws_env(&endpoint) {
+            if k != "AWS_REGION" {
+                cmd.env(k, v);
+            }
+        }
+        cmd.output().unwrap()
+    };
+    let (r, local) = (run.clone(), q.dlq.url().to_string());
+    let out = tokio::task::spawn_blocking(move || r(aws_shaped))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 message(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = tokio::task::spawn_blocking(move || run(local))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no AWS region: set AWS_REGION"), "{err}");
+    assert!(!err.contains("Missing Region"), "{err}");
+}

@@ -127,7 +127,14 @@ impl AzureWriter {
         let mut drain = match self.store.head(&Path::from(path)).await {
             Ok(_) => true,
             Err(object_store::Error::NotFound { .. }) => false,
-            Err(e) => return Err(backend("head", path, e.to_string(), true)),
+            // Azure's answer in plain words (never its XML body); anything
+            // else stays worth a later retry, as before.
+            Err(e) => {
+                return Err(match super::AzureFailure::from_store_error(&e) {
+                    Some(failure) => failure.into_vault_error("head", path),
+                    None => backend("head", path, e.to_string(), true),
+                });
+            }
         };
         let nonce = block_nonce();
         let mut hasher = StreamHasher::new();

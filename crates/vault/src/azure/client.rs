@@ -15,6 +15,7 @@ use tvault_core::ports::VaultError;
 use tvault_core::text::percent_encode;
 
 use super::config::AzureSettings;
+use super::failure::{AzureFailure, FailureKind};
 use super::retry::{Shared, StatsSnapshot};
 use crate::writer::backend_error as backend;
 
@@ -43,30 +44,39 @@ impl std::fmt::Debug for AzureWriter {
     }
 }
 
-/// A transport error or a give-up of the retry layer: always worth a later retry.
+/// A transport error or a give-up of the retry layer: always worth a later
+/// retry, and said in plain words ([`AzureFailure::from_http_error`]).
 fn http_error(op: &'static str, path: &str, e: HttpError) -> VaultError {
-    backend(op, path, e.to_string(), true)
+    let mut failure = AzureFailure::from_http_error(&e);
+    if failure.kind == FailureKind::Other {
+        failure.detail = e.to_string();
+    }
+    backend(op, path, failure.to_string(), true)
 }
 
-/// The Azure error code (`x-ms-error-code`, else `<Code>`) and `<Message>` of a failed response.
-async fn error_code(resp: HttpResponse) -> (String, String) {
-    let header = resp
-        .headers()
-        .get("x-ms-error-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp.into_body().bytes().await.unwrap_or_default();
-    let body = String::from_utf8_lossy(&body);
-    let field = |tag: &str| {
-        body.split_once(&format!("<{tag}>"))
-            .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
-            .map(|(v, _)| v.to_string())
-            .unwrap_or_default()
+/// A failed answer as Azure gave it: status, error code, request id, body.
+async fn failure_of(resp: HttpResponse) -> AzureFailure {
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
-    (header.unwrap_or_else(|| field("Code")), field("Message"))
+    let (code, request_id) = (header("x-ms-error-code"), header("x-ms-request-id"));
+    let body = resp.into_body().bytes().await.unwrap_or_default();
+    AzureFailure::from_answer(
+        status,
+        code.as_deref(),
+        request_id.as_deref(),
+        &String::from_utf8_lossy(&body),
+    )
 }
 
-/// Classify a final non-success answer. Never includes the URL (it may carry a SAS).
+/// Classify a final non-success answer of a raw REST call
+/// ([`failure::classify`](super::failure::classify) decides what it means;
+/// this adds what only a write can meet). Never includes the URL (it may
+/// carry a SAS) nor the XML body.
 pub(crate) async fn status_error(
     op: &'static str,
     path: &str,
@@ -74,51 +84,36 @@ pub(crate) async fn status_error(
     resp: HttpResponse,
 ) -> VaultError {
     let status = resp.status();
-    let (code, message) = error_code(resp).await;
+    let failure = failure_of(resp).await;
     // Azure says Md5Mismatch; Azurite's Put Blob says InvalidOperation
     // "Provided contentMD5 doesn't match." for the same thing.
-    let damaged = code.contains("Md5Mismatch")
-        || code.contains("Crc64Mismatch")
-        || message.contains("contentMD5 doesn't match");
-    let (message, transient) = match status {
-        // Its own variant: the router re-reads a rotated settings secret on it.
-        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-            return VaultError::Access {
-                op,
-                path: path.to_string(),
-                message: format!(
-                    "Azure refused the credential ({} {code}): check the key or SAS and that it grants create and write on container {container}",
-                    status.as_u16()
-                ),
-            };
-        }
-        StatusCode::NOT_FOUND if code == "ContainerNotFound" => (
-            format!(
-                "container {container} does not exist: create it (the infrastructure template does) or fix the vault URL"
-            ),
-            false,
-        ),
-        // Bytes damaged on the way: a new attempt sends them again.
-        StatusCode::BAD_REQUEST if damaged => (
-            format!(
-                "Azure refused the bytes as damaged in transit ({code}: Content-MD5 mismatch); nothing stored"
-            ),
-            true,
-        ),
-        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => (
-            format!("Azure answered {} {code} after all retries", s.as_u16()),
-            true,
-        ),
-        s => (
-            format!(
-                "Azure answered {} {code}: {}",
-                s.as_u16(),
-                message.lines().next().unwrap_or_default()
-            ),
-            false,
-        ),
-    };
-    backend(op, path, message, transient)
+    let damaged = failure.code.contains("Md5Mismatch")
+        || failure.code.contains("Crc64Mismatch")
+        || failure.detail.contains("contentMD5 doesn't match");
+    // Bytes damaged on the way: a new attempt sends them again.
+    if status == StatusCode::BAD_REQUEST && damaged {
+        let message = format!(
+            "Azure refused the bytes as damaged in transit ({}: Content-MD5 mismatch); nothing stored",
+            failure.code
+        );
+        return backend(op, path, message, true);
+    }
+    if failure.kind == FailureKind::ContainerNotFound {
+        let message = failure.to_string().replacen(
+            "the vault's container",
+            &format!("container {container}"),
+            1,
+        );
+        return backend(op, path, message, false);
+    }
+    if failure.kind == FailureKind::Other
+        && (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS)
+    {
+        let message = format!("{failure} after all retries");
+        return backend(op, path, message, true);
+    }
+    // Refusals become `Access`: the router re-reads a rotated settings secret on it.
+    failure.into_vault_error(op, path)
 }
 
 /// A header value from our own text; a value Azure cannot take is a permanent error.

@@ -6,6 +6,14 @@
 //! - `https://ACCOUNT.blob.core.windows.net/CONTAINER` (any `ACCOUNT.blob.SUFFIX` host);
 //! - `http://127.0.0.1:PORT/ACCOUNT/CONTAINER`, path-style, for Azurite and other
 //!   emulators (plain `http://` only to loopback addresses).
+//! - the RA-GRS read-only secondary of either form,
+//!   `https://ACCOUNT-secondary.blob.core.windows.net/CONTAINER` (or
+//!   `http://127.0.0.1:PORT/ACCOUNT-secondary/CONTAINER`): requests go there,
+//!   signed for ACCOUNT, so ACCOUNT's credential (the reader connection
+//!   string or SAS) serves both. Azure: "the account name is always the name
+//!   of the primary location, even for secondary access" (Authorize with
+//!   Shared Key), and the secondary host is the account name plus
+//!   `-secondary` ("Azure Storage redundancy", read access to the secondary).
 //!
 //! Credentials, in this order: `AZURE_STORAGE_CONNECTION_STRING` (account-key
 //! or SAS form, or `UseDevelopmentStorage=true` for Azurite; object_store does
@@ -226,7 +234,8 @@ impl AzureConfig {
         for (value, from) in named {
             let Some(value) = value else { continue };
             match &endpoint {
-                Some((e, e_from)) if !e.eq_ignore_ascii_case(&value) => {
+                // The URL may name the RA-GRS secondary of the credential's endpoint.
+                Some((e, e_from)) if !primary_of(e).eq_ignore_ascii_case(&primary_of(&value)) => {
                     return err(format!(
                         "{e_from} points at {} but {from} points at {}: make them agree",
                         redact_url(e),
@@ -383,7 +392,7 @@ fn parse_url(s: &str) -> Result<Target, ConfigError> {
         };
         check_container(container, &shown)?;
         return Ok(Target {
-            account: Some(account.to_string()),
+            account: Some(primary_account(account).to_string()),
             container: container.to_string(),
             endpoint: Some(format!("{origin}/{account}")),
         });
@@ -408,10 +417,42 @@ fn parse_url(s: &str) -> Result<Target, ConfigError> {
     };
     check_container(container, &shown)?;
     Ok(Target {
-        account: Some(account.to_string()),
+        account: Some(primary_account(account).to_string()),
         container: container.to_string(),
         endpoint: Some(origin),
     })
+}
+
+/// Azure's name for an account's RA-GRS secondary: the account name plus this.
+const SECONDARY: &str = "-secondary";
+
+/// The account `name` belongs to: `ACCOUNT` for `ACCOUNT-secondary`.
+/// (Account names are lower-case letters and digits, so a real account
+/// never ends in `-secondary`.)
+fn primary_account(name: &str) -> &str {
+    name.strip_suffix(SECONDARY)
+        .filter(|a| !a.is_empty())
+        .unwrap_or(name)
+}
+
+/// The primary endpoint of `endpoint`, which may be the secondary one:
+/// `https://a-secondary.blob.x` → `https://a.blob.x`,
+/// `http://127.0.0.1:P/a-secondary` → `http://127.0.0.1:P/a`.
+fn primary_of(endpoint: &str) -> String {
+    let e = endpoint.trim_end_matches('/');
+    if let Some((head, tail)) = e.split_once(&format!("{SECONDARY}.blob."))
+        && let Some((scheme, account)) = head.rsplit_once("://")
+        && !account.is_empty()
+        && !account.contains(['/', '.'])
+    {
+        return format!("{scheme}://{account}.blob.{tail}");
+    }
+    match e.rsplit_once('/') {
+        Some((origin, last)) if origin.contains("://") && !origin.ends_with('/') => {
+            format!("{origin}/{}", primary_account(last))
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Azure container names: 3 to 63 lower-case letters, digits and single hyphens.

@@ -49,6 +49,46 @@ fn sas_connection_string_names_the_account_through_its_endpoint() {
 }
 
 #[test]
+fn the_ra_grs_secondary_is_read_with_the_primary_accounts_credential() {
+    let reader = "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2024-01-01&sp=rl&sig=abc%3D";
+    for cfg in [
+        AzureConfig::new("https://acct-secondary.blob.core.windows.net/vault")
+            .with_connection_string(reader),
+        AzureConfig::new("https://acct-secondary.blob.core.windows.net/vault").with_connection_string(
+            format!("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"),
+        ),
+        AzureConfig::new("https://acct-secondary.blob.core.windows.net/vault")
+            .with_var("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+            .with_var("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=x"),
+    ] {
+        let s = build(cfg);
+        assert_eq!(s.account, "acct", "signed for the primary account");
+        assert_eq!(s.endpoint, "https://acct-secondary.blob.core.windows.net");
+        assert_eq!(s.container, "vault");
+    }
+    let s = build(
+        AzureConfig::new("http://127.0.0.1:10123/devstoreaccount1-secondary/vault")
+            .with_connection_string("UseDevelopmentStorage=true"),
+    );
+    assert_eq!(s.account, DEV_ACCOUNT);
+    assert_eq!(
+        s.endpoint,
+        "http://127.0.0.1:10123/devstoreaccount1-secondary"
+    );
+    // Another account's secondary still disagrees with the credential.
+    let msg = refusal(
+        AzureConfig::new("https://other-secondary.blob.core.windows.net/vault")
+            .with_connection_string(reader),
+    );
+    assert!(msg.contains("make them agree"), "{msg}");
+    assert_eq!(primary_of("https://a.blob.x.net"), "https://a.blob.x.net");
+    assert_eq!(
+        primary_of("https://-secondary.blob.x"),
+        "https://-secondary.blob.x"
+    );
+}
+
+#[test]
 fn development_storage_means_azurite() {
     let s =
         build(AzureConfig::new("az://vault").with_connection_string("UseDevelopmentStorage=true"));

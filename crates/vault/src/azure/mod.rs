@@ -6,6 +6,7 @@
 //! | `connection_string` | parsing `AZURE_STORAGE_CONNECTION_STRING` |
 //! | `credential` | [`Credential`], Azurite's development account, the connection-string variable |
 //! | `config_error` | [`ConfigError`] and [`config::redact_url`], the one way a message quotes a URL |
+//! | [`failure`] | what a failed request means, in plain words: the one classification of Azure's answers and transport errors |
 //! | [`retry`] | the retrying, rate-adapting HTTP layer under every request; the [`RetryPolicy`] defaults |
 //! | [`limiter`] | adaptive (AIMD) concurrency toward the account |
 //! | `client` | [`AzureWriter`]: signed raw REST calls, failed answers → errors, `Create Container`, `List Blobs` with MD5 |
@@ -43,11 +44,13 @@ pub mod config;
 mod config_error;
 mod connection_string;
 mod credential;
+pub mod failure;
 pub mod limiter;
 pub mod retry;
 
 pub use client::{AzureWriter, ListedBlob};
 pub use config::{AzureConfig, AzureSettings, ConfigError, Credential};
+pub use failure::{AzureFailure, FailureKind};
 pub use retry::{RetryPolicy, StatsSnapshot};
 
 use crate::writer::{CreateOnlyWriter, Landed, PART_SIZE, PARTS_IN_FLIGHT, Streamed};

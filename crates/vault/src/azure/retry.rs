@@ -66,6 +66,13 @@ pub struct RetryPolicy {
     pub connect_timeout: Duration,
     /// Total retrying budget when the caller gives no deadline (the CLI).
     pub max_elapsed_without_deadline: Duration,
+    /// Retrying budget, without a deadline, for a request that could never
+    /// connect (connection refused, no route, connect timeouts): a person at a
+    /// terminal hears "could not connect" after about 10 s (two connect
+    /// timeouts at most), not after two minutes of silence; an endpoint
+    /// restarting within that is still survived. Answers, throttling
+    /// included, keep the longer budget above.
+    pub max_unanswered_without_deadline: Duration,
     /// Adaptive concurrency: start at 32 (Azure takes thousands of requests
     /// per second per account; 32 saturates 2 cores), never below 2 (so one
     /// slow request cannot stall a batch), never above 128 (the per-host pool).
@@ -86,6 +93,7 @@ impl Default for RetryPolicy {
             absolute_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(5),
             max_elapsed_without_deadline: Duration::from_secs(120),
+            max_unanswered_without_deadline: Duration::from_secs(10),
             concurrency: ConcurrencyLimits {
                 initial: 32,
                 min: 2,
@@ -167,6 +175,7 @@ pub struct Stats {
     throttled_503: AtomicU64,
     server_errors: AtomicU64,
     transport_errors: AtomicU64,
+    answered: AtomicU64,
     retries: AtomicU64,
     retry_after_honoured: AtomicU64,
     backoff_ms: AtomicU64,
@@ -186,6 +195,8 @@ pub struct StatsSnapshot {
     pub server_errors: u64,
     /// Connection errors and timeouts.
     pub transport_errors: u64,
+    /// Attempts that got an HTTP answer (any status).
+    pub answered: u64,
     /// Attempts repeated after one of the above.
     pub retries: u64,
     /// Retries whose wait came from `Retry-After` / `x-ms-retry-after-ms`.
@@ -253,6 +264,7 @@ impl Shared {
             throttled_503: g(&s.throttled_503),
             server_errors: g(&s.server_errors),
             transport_errors: g(&s.transport_errors),
+            answered: g(&s.answered),
             retries: g(&s.retries),
             retry_after_honoured: g(&s.retry_after_honoured),
             backoff_ms: g(&s.backoff_ms),
@@ -334,6 +346,8 @@ impl HttpService for RetryingService {
         let started = Instant::now();
         let deadline = current_deadline();
         let safe = repeat_safe(&req);
+        let head = req.method() == Method::HEAD;
+        let mut answered = false;
         let head_timeout = policy.head_timeout(req.body().content_length());
         let mut attempt: u32 = 0;
         loop {
@@ -357,8 +371,11 @@ impl HttpService for RetryingService {
             let exhausted = attempt >= policy.max_retries
                 || (deadline == Deadline::NONE
                     && started.elapsed() >= policy.max_elapsed_without_deadline);
+            let mut cannot_connect = false;
             let (status, asked) = match sent {
                 Ok(resp) => {
+                    bump(&stats.answered);
+                    answered = true;
                     let status = resp.status();
                     let throttled = matches!(
                         status,
@@ -372,7 +389,7 @@ impl HttpService for RetryingService {
                     );
                     if !throttled && !server {
                         self.shared.limiter.on_success();
-                        return Ok(resp);
+                        return Ok(if head { with_error_body(resp) } else { resp });
                     }
                     match status {
                         StatusCode::TOO_MANY_REQUESTS => bump(&stats.throttled_429),
@@ -393,7 +410,19 @@ impl HttpService for RetryingService {
                 }
                 Err(e) => {
                     bump(&stats.transport_errors);
-                    if exhausted || !safe {
+                    // Could not connect (refused, no route, the 5 s connect
+                    // timeout), as opposed to our own 30 s wait for an answer
+                    // on a made connection (GiveUp::Timeout): a loaded or
+                    // slow endpoint keeps the long budget.
+                    let own_timeout =
+                        std::error::Error::source(&e).is_some_and(|s| s.is::<GiveUp>());
+                    cannot_connect = !own_timeout
+                        && matches!(e.kind(), HttpErrorKind::Connect | HttpErrorKind::Timeout);
+                    let unanswered_too_long = deadline == Deadline::NONE
+                        && !answered
+                        && cannot_connect
+                        && started.elapsed() >= policy.max_unanswered_without_deadline;
+                    if exhausted || !safe || unanswered_too_long {
                         return Err(e);
                     }
                     tracing::debug!(kind = ?e.kind(), error = %e, attempt, "transport error; retrying");
@@ -403,6 +432,17 @@ impl HttpService for RetryingService {
             let wait = match asked {
                 Some(a) => a.min(policy.retry_after_cap),
                 None => policy.backoff(attempt),
+            };
+            // Never sleep past the unanswered budget: the last try comes at
+            // its end, and so does the "could not connect".
+            let wait = if cannot_connect && deadline == Deadline::NONE && !answered {
+                wait.min(
+                    policy
+                        .max_unanswered_without_deadline
+                        .saturating_sub(started.elapsed()),
+                )
+            } else {
+                wait
             };
             // The service's own ask counts, not only our capped sleep: asked
             // to stay away longer than this record has left, we hand the
@@ -433,6 +473,34 @@ impl HttpService for RetryingService {
             attempt += 1;
         }
     }
+}
+
+/// A failed answer to a HEAD has no body, so object_store's error would
+/// carry neither Azure's error code nor the request id, which only the
+/// headers hold: give it the body a GET would have had (the shape of
+/// Azure's error bodies), so the failure reads the same
+/// ([`super::failure`]).
+fn with_error_body(resp: HttpResponse) -> HttpResponse {
+    if !resp.status().is_client_error() {
+        return resp;
+    }
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (code, request_id) = (header("x-ms-error-code"), header("x-ms-request-id"));
+    if code.is_empty() && request_id.is_empty() {
+        return resp;
+    }
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>RequestId:{request_id}</Message></Error>"
+    );
+    let (parts, _) = resp.into_parts();
+    HttpResponse::from_parts(parts, body.into())
 }
 
 #[cfg(test)]
