@@ -3,6 +3,9 @@
 
     bootstrap_zip.py make BINARY ZIP           write ZIP holding BINARY as `bootstrap`
     bootstrap_zip.py check ZIP --arch ARCH     check ZIP is deployable on provided.al2023/ARCH
+    bootstrap_zip.py check-binary FILE --arch ARCH
+                                               the same ELF and glibc checks on a bare binary
+                                               (scripts/release: the reader's tvault)
 
 `check` requires: exactly one entry, `bootstrap`, at the root; Unix mode with
 the execute bits; a 64-bit little-endian ELF executable whose e_machine is
@@ -17,6 +20,7 @@ import re
 import stat
 import sys
 import zipfile
+from pathlib import Path
 
 E_MACHINE = {"x86_64": 0x3E, "arm64": 0xB7}
 ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
@@ -42,16 +46,16 @@ def make(binary_path, zip_path):
         z.writestr(info, data, compresslevel=9)
 
 
-def elf_machine(data):
+def elf_machine(data, name="bootstrap"):
     if data[:4] != b"\x7fELF":
-        raise ZipProblem("bootstrap is not an ELF binary")
+        raise ZipProblem(f"{name} is not an ELF binary")
     if data[4] != 2:
-        raise ZipProblem("bootstrap is not a 64-bit ELF")
+        raise ZipProblem(f"{name} is not a 64-bit ELF")
     if data[5] != 1:
-        raise ZipProblem("bootstrap is not little-endian")
+        raise ZipProblem(f"{name} is not little-endian")
     e_type = int.from_bytes(data[16:18], "little")
     if e_type not in (2, 3):  # ET_EXEC, ET_DYN (position-independent executable)
-        raise ZipProblem(f"bootstrap is not an executable (e_type {e_type})")
+        raise ZipProblem(f"{name} is not an executable (e_type {e_type})")
     return int.from_bytes(data[18:20], "little")
 
 
@@ -76,18 +80,41 @@ def check(zip_path, arch):
         if not mode & 0o111:
             raise ZipProblem(f"bootstrap is not executable (mode {oct(mode)})")
         data = z.read("bootstrap")
-    machine = elf_machine(data)
+    elf = check_elf(data, arch)
+    return f"{zip_path}: bootstrap, {elf}, mode {oct(mode & 0o777)}, {len(data) / 2**20:.1f} MiB unpacked"
+
+
+def check_elf(data, arch, name="bootstrap"):
+    """The architecture and glibc floor checks shared by the Lambda zip and
+    the reader's tarball: one floor, provided.al2023's glibc 2.34, so the
+    `tvault` an officer unpacks runs wherever the Lambda does (and on any
+    distribution from about 2021 on). Returns a description; raises ZipProblem."""
+    arch = ARCH_ALIASES[arch]
+    machine = elf_machine(data, name)
     if machine != E_MACHINE[arch]:
         found = {v: k for k, v in E_MACHINE.items()}.get(machine, hex(machine))
-        raise ZipProblem(f"bootstrap is built for {found}, not {arch} (ELF e_machine {hex(machine)})")
+        raise ZipProblem(f"{name} is built for {found}, not {arch} (ELF e_machine {hex(machine)})")
     glibc = newest_glibc(data)
     if glibc and glibc > MAX_GLIBC:
         raise ZipProblem(
-            f"bootstrap needs GLIBC_{glibc[0]}.{glibc[1]}, newer than provided.al2023's "
+            f"{name} needs GLIBC_{glibc[0]}.{glibc[1]}, newer than provided.al2023's "
             f"{MAX_GLIBC[0]}.{MAX_GLIBC[1]}; build on an older glibc, for musl, or with cargo-lambda (zig)"
         )
     libc = f"glibc <= {glibc[0]}.{glibc[1]}" if glibc else "no glibc symbols (static)"
-    return f"{zip_path}: bootstrap, ELF {arch} (e_machine {hex(machine)}), mode {oct(mode & 0o777)}, {libc}, {len(data) / 2**20:.1f} MiB unpacked"
+    return f"ELF {arch} (e_machine {hex(machine)}), {libc}"
+
+
+def check_binary(path, arch):
+    """check_elf on a file; raise ZipProblem when unreadable or not executable."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        mode = path.stat().st_mode
+    except OSError as err:
+        raise ZipProblem(f"{path}: not readable ({err})") from err
+    if not mode & 0o111:
+        raise ZipProblem(f"{path.name} is not executable (mode {oct(mode & 0o777)})")
+    return f"{path}: {check_elf(data, arch, path.name)}, {len(data) / 2**20:.1f} MiB"
 
 
 def main(argv):
@@ -99,14 +126,21 @@ def main(argv):
     c = sub.add_parser("check")
     c.add_argument("zip")
     c.add_argument("--arch", required=True, choices=sorted(ARCH_ALIASES))
+    b = sub.add_parser("check-binary")
+    b.add_argument("binary")
+    b.add_argument("--arch", required=True, choices=sorted(ARCH_ALIASES))
     args = parser.parse_args(argv)
     if args.cmd == "make":
         make(args.binary, args.zip)
         return 0
     try:
-        print(check(args.zip, args.arch))
+        if args.cmd == "check-binary":
+            print(check_binary(args.binary, args.arch))
+        else:
+            print(check(args.zip, args.arch))
     except ZipProblem as err:
-        print(f"bootstrap zip check failed: {err}", file=sys.stderr)
+        what = "binary" if args.cmd == "check-binary" else "bootstrap zip"
+        print(f"{what} check failed: {err}", file=sys.stderr)
         return 1
     return 0
 

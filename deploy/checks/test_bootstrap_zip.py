@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bootstrap_zip import ZipProblem, check, make  # noqa: E402
+from bootstrap_zip import ZipProblem, check, check_binary, make  # noqa: E402
 
 
 def elf(machine, glibc=b"GLIBC_2.17\0GLIBC_2.34\0", e_type=3):
@@ -75,3 +75,27 @@ def test_rejects_a_binary_needing_a_newer_glibc_than_al2023(tmp_path):
 
 def test_accepts_a_static_binary_without_glibc_symbols(tmp_path):
     assert "static" in check(zip_with(tmp_path, elf(0x3E, glibc=b"")), "x86_64")
+
+
+def binary_with(tmp_path, data, mode=0o755):
+    path = tmp_path / "tvault"
+    path.write_bytes(data)
+    path.chmod(mode)
+    return path
+
+
+def test_check_binary_accepts_the_readers_tvault_within_the_glibc_floor(tmp_path):
+    out = check_binary(binary_with(tmp_path, elf(0x3E)), "x86_64")
+    assert "tvault: ELF x86_64" in out and "glibc <= 2.34" in out
+
+
+def test_check_binary_rejects_a_tvault_needing_a_newer_glibc(tmp_path):
+    with pytest.raises(ZipProblem, match="tvault needs GLIBC_2.36"):
+        check_binary(binary_with(tmp_path, elf(0x3E, glibc=b"GLIBC_2.36\0")), "x86_64")
+
+
+def test_check_binary_rejects_the_other_architecture_and_a_non_executable(tmp_path):
+    with pytest.raises(ZipProblem, match="tvault is built for arm64, not x86_64"):
+        check_binary(binary_with(tmp_path, elf(0xB7)), "x86_64")
+    with pytest.raises(ZipProblem, match="not executable"):
+        check_binary(binary_with(tmp_path, elf(0x3E), mode=0o644), "x86_64")

@@ -1,5 +1,6 @@
 //! SQS operations the router and `tvault dlq` need.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -37,8 +38,13 @@ pub struct Received {
     pub body: String,
     /// `ApproximateReceiveCount`: 1 on the first receive.
     pub receive_count: u32,
-    /// `SentTimestamp`, milliseconds since the epoch.
+    /// `SentTimestamp`, milliseconds since the epoch. SQS keeps a message's
+    /// first enqueue time when its redrive policy moves it to a DLQ.
     pub sent_at_ms: Option<i64>,
+    /// The message attributes with a string value, such as the `ERROR_CODE`,
+    /// `ERROR_MESSAGE`, `RULE_ARN` and `TARGET_ARN` EventBridge puts on an
+    /// event it could not deliver (its target's dead-letter queue).
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// One SQS queue.
@@ -105,6 +111,7 @@ impl Queue {
             .visibility_timeout(visibility_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| self.err("ReceiveMessage", &e))?;
@@ -117,6 +124,12 @@ impl Queue {
                 let attr = |n: MessageSystemAttributeName| {
                     attrs.get(&n).and_then(|v| v.parse::<i64>().ok())
                 };
+                let attributes = m
+                    .message_attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.string_value?)))
+                    .collect();
                 Some(Received {
                     message_id: m.message_id?,
                     receipt_handle: m.receipt_handle?,
@@ -124,6 +137,7 @@ impl Queue {
                     receive_count: attr(MessageSystemAttributeName::ApproximateReceiveCount)
                         .unwrap_or(1) as u32,
                     sent_at_ms: attr(MessageSystemAttributeName::SentTimestamp),
+                    attributes,
                 })
             })
             .collect())
@@ -191,17 +205,93 @@ impl Queue {
         ))
     }
 
-    /// Move every message of this queue (a DLQ) to `to`: receive, send to
-    /// `to`, and only then delete here, so that a failure at any step leaves
-    /// the message in one queue or both, never in none. Returns how many moved.
-    ///
-    /// `StartMessageMoveTask` would do this server-side, but it needs the
-    /// queues' ARNs and permissions the router's role does not have, and
-    /// moto does not implement it; this loop works everywhere.
-    pub async fn redrive_to(&self, to: &Queue) -> Result<usize, QueueError> {
-        let mut moved = 0;
+    /// `GetQueueAttributes` `QueueArn`.
+    pub async fn arn(&self) -> Result<String, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| self.err("GetQueueAttributes", &e))?;
+        out.attributes
+            .unwrap_or_default()
+            .remove(&QueueAttributeName::QueueArn)
+            .ok_or_else(|| QueueError {
+                op: "GetQueueAttributes",
+                queue: self.url.clone(),
+                message: "the answer has no QueueArn".into(),
+            })
+    }
+
+    /// `ListDeadLetterSourceQueues`: the URLs of the queues whose redrive
+    /// policy names this queue as their DLQ (empty for EventBridge's
+    /// delivery DLQ, which no queue feeds).
+    pub async fn dead_letter_sources(&self) -> Result<Vec<String>, QueueError> {
+        let mut urls = Vec::new();
+        let mut next: Option<String> = None;
         loop {
-            let batch = self.receive(10, 1, 60).await?;
+            let out = self
+                .client
+                .list_dead_letter_source_queues()
+                .queue_url(&self.url)
+                .max_results(1000)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| self.err("ListDeadLetterSourceQueues", &e))?;
+            urls.extend(out.queue_urls);
+            next = out.next_token.filter(|t| !t.is_empty());
+            if next.is_none() {
+                return Ok(urls);
+            }
+        }
+    }
+
+    /// `StartMessageMoveTask` from this queue (which must be the DLQ of some
+    /// queue) to the queue `destination_arn`: SQS moves every message
+    /// server-side, keeping its attributes. Returns the task handle.
+    pub async fn start_message_move_task(
+        &self,
+        destination_arn: &str,
+    ) -> Result<String, QueueError> {
+        let source_arn = self.arn().await?;
+        let out = self
+            .client
+            .start_message_move_task()
+            .source_arn(source_arn)
+            .destination_arn(destination_arn)
+            .send()
+            .await
+            .map_err(|e| self.err("StartMessageMoveTask", &e))?;
+        Ok(out.task_handle.unwrap_or_default())
+    }
+
+    /// Move every message of this queue (a DLQ) to `to`: see [`Self::redrive_at_most`].
+    pub async fn redrive_to(&self, to: &Queue) -> Result<usize, QueueError> {
+        self.redrive_at_most(to, None).await
+    }
+
+    /// Move up to `max` messages (all with `None`) of this queue to `to`:
+    /// receive, send to `to`, and only then delete here, so that a failure at
+    /// any step leaves the message in one queue or both, never in none.
+    /// Returns how many moved. `to` must not be this queue, or this never
+    /// ends (each message sent comes back to be moved again): the caller
+    /// checks.
+    pub async fn redrive_at_most(
+        &self,
+        to: &Queue,
+        max: Option<usize>,
+    ) -> Result<usize, QueueError> {
+        let mut moved = 0usize;
+        loop {
+            let want = max.map_or(10, |m| m.saturating_sub(moved).min(10));
+            if want == 0 {
+                return Ok(moved);
+            }
+            // `want` is 1..=10 here, so the cast cannot truncate.
+            let batch = self.receive(want as i32, 1, 60).await?;
             if batch.is_empty() {
                 return Ok(moved);
             }

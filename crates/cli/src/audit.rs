@@ -117,7 +117,11 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
 
     // The listed and indexed conversations' objects, as `verify --from --to`
     // checks them.
-    let (mut names, unlistable) = verify::conversation_objects(
+    let verify::Listed {
+        mut names,
+        problems: unlistable,
+        ..
+    } = verify::conversation_objects(
         vault,
         ledger.conversations.keys().map(String::as_str),
         concurrency,

@@ -100,6 +100,12 @@ pub enum Command {
     /// Look at and redrive the dead-letter queue.
     #[command(subcommand, after_help = AFTER_HELP)]
     Dlq(DlqCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = COMPLETIONS_ABOUT)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --dir.
+    #[command(long_about = MAN_ABOUT)]
+    Man(ManArgs),
     /// Build or update the local search index from the vault (read access is enough).
     #[command(long_about = crate::search_help::INDEX_ABOUT, after_help = AFTER_HELP)]
     Index(crate::search_help::IndexArgs),
@@ -116,6 +122,33 @@ pub enum Command {
     /// since, and every listed conversation's objects.
     #[command(long_about = AUDIT_ABOUT, after_help = AFTER_HELP)]
     Audit(AuditArgs),
+}
+
+const COMPLETIONS_ABOUT: &str = "\
+Print a completion script for SHELL on stdout, made from the same
+definitions as --help. For example:
+  bash:  tvault completions bash > ~/.local/share/bash-completion/completions/tvault
+  zsh:   tvault completions zsh > ~/.zfunc/_tvault   (with fpath+=~/.zfunc)
+  fish:  tvault completions fish > ~/.config/fish/completions/tvault.fish";
+
+const MAN_ABOUT: &str = "\
+Print the tvault(1) manual page (roff) on stdout, made from the same
+definitions as --help: man -l <(tvault man). With --dir DIR, write tvault.1
+and one page per command (tvault-archive.1, tvault-dlq-inspect.1, ...) into
+DIR instead, for share/man/man1.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write tvault.1 and a page per command into this existing directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 const ARCHIVE_ABOUT: &str = "\
@@ -511,16 +544,36 @@ pub enum DlqCommand {
         #[arg(long, value_name = "DLQ_URL")]
         queue_url: String,
     },
-    /// Move every dead-letter message back to the source queue (send, then delete).
+    /// Move dead-letter messages back to the source queue (server-side
+    /// where SQS allows it, else send, then delete).
+    #[command(long_about = REDRIVE_ABOUT)]
     Redrive {
         /// The dead-letter queue URL.
         #[arg(long, value_name = "DLQ_URL")]
         queue_url: String,
-        /// The source queue URL to move them to.
+        /// The source queue URL to move them to (not the DLQ itself).
         #[arg(long, value_name = "SOURCE_URL")]
         to: String,
+        /// Say what would move, and how, without moving anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Move at most N messages (send, then delete: SQS's server-side
+        /// move cannot stop at a count).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
     },
 }
+
+const REDRIVE_ABOUT: &str = "\
+Move dead-letter messages from DLQ_URL back to SOURCE_URL.
+
+When SOURCE_URL's redrive policy names DLQ_URL (the archive DLQ) and --max is
+not given, SQS moves them server-side (StartMessageMoveTask): the command
+prints the task handle and returns; the messages move over the next minutes,
+keeping their attributes. Otherwise (the EventBridge delivery DLQ, --max, or
+a refused task), each message is sent to SOURCE_URL and only then deleted from
+DLQ_URL, so a failure leaves it in one queue or both, never in none.
+A SOURCE_URL equal to DLQ_URL is refused (exit 2).";
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
@@ -602,6 +655,15 @@ pub struct VerifyArgs {
     /// Only conversations indexed up to this UTC day, included (needs --from).
     #[arg(long, value_name = "DATE", requires = "from")]
     pub to: Option<String>,
+
+    /// Write the whole report as JSON to FILE: per object, per conversation,
+    /// totals, tool version, vault, range and time taken.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+
+    /// Write one CSV row per object (and per problem) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv_report: Option<PathBuf>,
 
     /// Exit 0 when there is no manifest to verify (a new vault, or quiet days).
     #[arg(long)]

@@ -12,6 +12,7 @@ mod dlq;
 mod export;
 mod input;
 mod list;
+mod manual;
 mod progress;
 mod reconcile;
 mod seal;
@@ -20,6 +21,7 @@ mod search_help;
 mod show;
 mod term;
 mod verify;
+mod verify_report;
 mod worker;
 
 use std::process::ExitCode;
@@ -55,6 +57,8 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(&cli.vault, args).await,
             Command::Worker(args) => worker::run(&cli.vault, args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Completions(args) => manual::completions(args),
+            Command::Man(args) => manual::man(args),
             Command::Index(args) => search::index(&cli.vault, args).await,
             Command::Find(args) => search::find(&cli.vault, args).await,
             Command::Serve(args) => search::serve(&cli.vault, args).await,

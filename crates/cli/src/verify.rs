@@ -13,8 +13,10 @@ use tvault_core::{ConversationId, keys};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, VerifyArgs};
 use crate::progress::Progress;
 use crate::term;
+use crate::verify_report::{ObjectRow, Report, Status};
 
 pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
+    let started = std::time::Instant::now();
     let range = match (&args.from, &args.to) {
         (None, None) => None,
         (Some(from), Some(to)) => match DayRange::parse(from, to) {
@@ -35,6 +37,8 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
         .open_existing_vault()?;
     let vault = vault.as_ref();
     let mut problems: Vec<String> = Vec::new();
+    // The same findings, one row per object, for --json-report/--csv-report.
+    let mut rows: Vec<ObjectRow> = Vec::new();
 
     // The names to check: everything, or the conversations indexed on the
     // range's days (all their objects and generations) and those days' markers.
@@ -53,14 +57,16 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             let convs: BTreeSet<&str> = markers.iter().map(|m| m.conversation.as_str()).collect();
             let mut names: BTreeSet<String> = markers.iter().map(|m| m.path.clone()).collect();
             names.extend(strays);
-            let (objects, unlistable) = conversation_objects(vault, convs, concurrency).await;
-            names.extend(objects);
-            problems.extend(unlistable);
+            let listed = conversation_objects(vault, convs, concurrency).await;
+            names.extend(listed.names);
+            problems.extend(listed.problems);
+            rows.extend(listed.rows);
             names
         }
     };
     let found = examine(vault, &names, range.is_none(), concurrency).await;
     problems.extend(found.problems);
+    rows.extend(found.rows);
     let provenance = found.provenance;
 
     // Object names come from whoever could write: escaped for the terminal.
@@ -80,6 +86,20 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
             format!(", {} unlisted provenance object(s)", provenance.len())
         }
     );
+    let mut report = Report {
+        vault_location,
+        range,
+        elapsed: started.elapsed(),
+        manifests: found.manifests,
+        generations: found.generations,
+        rows,
+    };
+    if let Some(path) = &args.json_report {
+        report.write_json(path)?;
+    }
+    if let Some(path) = &args.csv_report {
+        report.write_csv(path)?;
+    }
     // A verify that checked nothing proves nothing: most often the wrong
     // vault, or an archive that never wrote.
     if found.manifests == 0 && problems.is_empty() && !args.allow_empty {
@@ -105,37 +125,67 @@ pub struct Examined {
     pub manifests: usize,
     pub conversations: usize,
     pub objects: usize,
+    /// The same findings, one row per object (verify's reports).
+    pub rows: Vec<ObjectRow>,
+    /// Each committed conversation and its number of generations.
+    pub generations: BTreeMap<String, usize>,
+}
+
+/// What [`conversation_objects`] found.
+pub struct Listed {
+    pub names: BTreeSet<String>,
+    /// A problem line for each conversation that cannot be listed.
+    pub problems: Vec<String>,
+    /// The same, as report rows.
+    pub rows: Vec<ObjectRow>,
 }
 
 /// Every object of `conversations`, by listing their prefixes; and a problem
-/// line for each that cannot be listed.
+/// line (and report row) for each that cannot be listed.
 pub async fn conversation_objects<'a>(
     vault: &dyn Vault,
     conversations: impl IntoIterator<Item = &'a str>,
     concurrency: usize,
-) -> (BTreeSet<String>, Vec<String>) {
-    let listings: Vec<Result<Vec<String>, String>> = futures::stream::iter(conversations)
+) -> Listed {
+    type One = Result<Vec<String>, (String, ObjectRow)>;
+    let listings: Vec<One> = futures::stream::iter(conversations)
         .map(|c| async move {
-            let id = ConversationId::new(c)
-                .map_err(|e| format!("orphaned index marker for {c:?}: {e}"))?;
+            let id = ConversationId::new(c).map_err(|e| {
+                let row = ObjectRow::new(
+                    &format!("{}{c}/", keys::CONVERSATIONS),
+                    Status::Orphaned,
+                    format!("index marker with an invalid conversation id: {e}"),
+                );
+                (format!("orphaned index marker for {c:?}: {e}"), row)
+            })?;
+            let prefix = keys::conversation_prefix(&id);
             vault
-                .list(&keys::conversation_prefix(&id))
+                .list(&prefix)
                 .await
                 .map(|l| l.into_iter().map(|l| l.path).collect())
-                .map_err(|e| format!("unreadable {}: {e}", keys::conversation_prefix(&id)))
+                .map_err(|e| {
+                    let row = ObjectRow::new(&prefix, Status::Unreadable, e.to_string());
+                    (format!("unreadable {prefix}: {e}"), row)
+                })
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let mut names = BTreeSet::new();
-    let mut problems = Vec::new();
+    let mut listed = Listed {
+        names: BTreeSet::new(),
+        problems: Vec::new(),
+        rows: Vec::new(),
+    };
     for l in listings {
         match l {
-            Ok(paths) => names.extend(paths),
-            Err(p) => problems.push(p),
+            Ok(paths) => listed.names.extend(paths),
+            Err((p, row)) => {
+                listed.problems.push(p);
+                listed.rows.push(row);
+            }
         }
     }
-    (names, problems)
+    listed
 }
 
 /// Check the objects named `names` (a whole vault's, or some
@@ -150,6 +200,7 @@ pub async fn examine(
     concurrency: usize,
 ) -> Examined {
     let mut problems: Vec<String> = Vec::new();
+    let mut rows: Vec<ObjectRow> = Vec::new();
     let manifest_paths: Vec<&str> = names
         .iter()
         .map(String::as_str)
@@ -182,7 +233,10 @@ pub async fn examine(
     for (path, m) in read_manifests {
         match m {
             Ok(m) => manifests.push(m),
-            Err(reason) => problems.push(format!("unreadable {path}: {reason}")),
+            Err(reason) => {
+                problems.push(format!("unreadable {path}: {reason}"));
+                rows.push(ObjectRow::new(path, Status::Unreadable, reason));
+            }
         }
     }
     manifests.sort_by(|a, b| {
@@ -219,16 +273,25 @@ pub async fn examine(
     let mut found: Vec<String> = Vec::new();
     while let Some((e, result)) = checks.next().await {
         objects += 1;
-        match result {
-            Ok(()) => {}
+        let (status, detail) = match result {
+            Ok(()) => (Status::Ok, String::new()),
             Err(ReadError::Vault(VaultError::NotFound { .. })) => {
-                found.push(format!("missing {}", e.path))
+                found.push(format!("missing {}", e.path));
+                (Status::Missing, String::new())
             }
             Err(ReadError::Corrupt { path, reason }) => {
-                found.push(format!("corrupt {path}: {reason}"))
+                found.push(format!("corrupt {path}: {reason}"));
+                (Status::Corrupt, reason)
             }
-            Err(other) => found.push(format!("unreadable {}: {other}", e.path)),
-        }
+            Err(other) => {
+                found.push(format!("unreadable {}: {other}", e.path));
+                (Status::Unreadable, other.to_string())
+            }
+        };
+        let mut row = ObjectRow::new(&e.path, status, detail);
+        row.sha256 = Some(e.sha256.clone());
+        row.size = Some(e.size);
+        rows.push(row);
     }
     drop(checks);
     progress.finish();
@@ -239,12 +302,22 @@ pub async fn examine(
     for path in names.iter().filter(|p| p.starts_with(keys::INDEX)) {
         let Some((_, conv, generation)) = keys::parse_index(path) else {
             problems.push(format!("orphaned {path}: not a date-index marker name"));
+            rows.push(ObjectRow::new(
+                path,
+                Status::Orphaned,
+                "not a date-index marker name",
+            ));
             continue;
         };
         if committed.get(conv).is_some_and(|g| g.contains(generation)) {
             indexed.insert((conv.to_string(), generation.to_string()));
         } else {
             problems.push(format!("orphaned {path}: no manifest for this generation"));
+            rows.push(ObjectRow::new(
+                path,
+                Status::Orphaned,
+                "no manifest for this generation",
+            ));
         }
     }
     // With a date range, a generation may be indexed on a day outside it; the
@@ -252,9 +325,12 @@ pub async fn examine(
     if whole_vault {
         for m in &manifests {
             if !indexed.contains(&(m.conversation_id.to_string(), m.generation.clone())) {
-                problems.push(format!(
-                    "unindexed {}",
-                    keys::manifest(&m.conversation_id, &m.generation)
+                let path = keys::manifest(&m.conversation_id, &m.generation);
+                problems.push(format!("unindexed {path}"));
+                rows.push(ObjectRow::new(
+                    &path,
+                    Status::Unindexed,
+                    "no date-index marker",
                 ));
             }
         }
@@ -270,7 +346,14 @@ pub async fn examine(
         }
         match keys::parse_source(path) {
             Some((conv, _)) if committed.contains_key(conv) => unlisted_sources.push(path),
-            _ => problems.push(format!("orphaned {path}: no manifest lists it")),
+            _ => {
+                problems.push(format!("orphaned {path}: no manifest lists it"));
+                rows.push(ObjectRow::new(
+                    path,
+                    Status::Orphaned,
+                    "no manifest lists it",
+                ));
+            }
         }
     }
     let mut provenance: Vec<String> = Vec::new();
@@ -279,8 +362,14 @@ pub async fn examine(
         .buffer_unordered(concurrency);
     while let Some((path, result)) = checks.next().await {
         match result {
-            Ok(()) => provenance.push(format!("unlisted provenance {path}")),
-            Err(problem) => problems.push(problem),
+            Ok(()) => {
+                provenance.push(format!("unlisted provenance {path}"));
+                rows.push(ObjectRow::new(path, Status::UnlistedProvenance, ""));
+            }
+            Err((status, problem)) => {
+                rows.push(ObjectRow::new(path, status, problem.clone()));
+                problems.push(problem);
+            }
         }
     }
     drop(checks);
@@ -290,6 +379,11 @@ pub async fn examine(
         .filter(|p| !p.starts_with(keys::CONVERSATIONS) && !p.starts_with(keys::INDEX))
     {
         problems.push(format!("orphaned {path}: outside the vault layout"));
+        rows.push(ObjectRow::new(
+            path,
+            Status::Orphaned,
+            "outside the vault layout",
+        ));
     }
 
     Examined {
@@ -298,21 +392,32 @@ pub async fn examine(
         manifests: manifests.len(),
         conversations: committed.len(),
         objects,
+        rows,
+        generations: committed
+            .iter()
+            .map(|(c, g)| (c.clone(), g.len()))
+            .collect(),
     }
 }
 
 /// Hash an unlisted raw payload and compare it with the sha16 in its name
-/// (`source/{name}.{sha16}.json`); the problem line when it differs.
-async fn check_by_name(vault: &dyn Vault, path: &str) -> Result<(), String> {
+/// (`source/{name}.{sha16}.json`); the finding and problem line when it differs.
+async fn check_by_name(vault: &dyn Vault, path: &str) -> Result<(), (Status, String)> {
     let Some((_, sha16)) = keys::parse_source(path) else {
-        return Err(format!("orphaned {path}: no manifest lists it"));
+        return Err((
+            Status::Orphaned,
+            format!("orphaned {path}: no manifest lists it"),
+        ));
     };
     match read::hash_object(vault, path).await {
         Ok((sha, _)) if sha.starts_with(sha16) => Ok(()),
-        Ok((sha, _)) => Err(format!(
-            "corrupt {path}: sha256 {sha}, its name says {sha16}"
+        Ok((sha, _)) => Err((
+            Status::Corrupt,
+            format!("corrupt {path}: sha256 {sha}, its name says {sha16}"),
         )),
-        Err(ReadError::Vault(VaultError::NotFound { .. })) => Err(format!("missing {path}")),
-        Err(e) => Err(format!("unreadable {path}: {e}")),
+        Err(ReadError::Vault(VaultError::NotFound { .. })) => {
+            Err((Status::Missing, format!("missing {path}")))
+        }
+        Err(e) => Err((Status::Unreadable, format!("unreadable {path}: {e}"))),
     }
 }

@@ -114,6 +114,25 @@ async fn a_read_only_sas_is_enough_to_list_show_export_and_verify() {
         text(&out.stderr)
     );
     assert!(text(&out.stdout).contains(": 0 problem(s)"));
+    // The evidence report names the vault by its URL, and never the SAS.
+    let report_dir = tempfile::tempdir().unwrap();
+    let report = report_dir.path().join("verify.json");
+    let out = run(&["verify", "--json-report", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&report).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(doc["vault"], vault_url.as_str());
+    // The report counts what the text line counts.
+    let line = text(&out.stdout);
+    let objects = doc["totals"]["objects"].as_u64().unwrap();
+    assert!(objects >= 3, "{doc:#}");
+    assert!(
+        line.contains(&format!(
+            "conversation(s), {objects} object(s): 0 problem(s)"
+        )),
+        "{line}"
+    );
+    assert!(!written.contains("sig="), "{written}");
     let out = run(&["verify", "--from", "2026-01-01", "--to", "2026-12-31"]);
     assert_eq!(
         out.status.code(),
