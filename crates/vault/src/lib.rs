@@ -12,6 +12,7 @@
 //! | [`store`] | [`ObjectVault`], the port implementation, backend-blind |
 //! | [`writer`] | the write-once seam: [`CreateOnlyWriter`], the trait every backend's writes go through |
 //! | [`staged`] | the local-disk and in-memory writer (stage, then rename create-only) |
+//! | `store_error` | `object_store` errors in the vault's terms (Azure's answers in plain words) |
 //! | [`azure`] | the Azure Blob backend: configuration, create-only block writes, retries |
 //!
 //! ```no_run
@@ -25,6 +26,7 @@ pub mod azure;
 pub mod location;
 pub mod staged;
 pub mod store;
+mod store_error;
 pub mod writer;
 
 pub use location::{Location, LocationError, open, open_azure, open_existing};

@@ -22,9 +22,10 @@ use object_store::{
 use tvault_core::hash::StreamHasher;
 use tvault_core::ports::{ByteStream, Deadline, Expect, VaultError};
 
+use crate::store_error::store_error;
 use crate::writer::{
     CreateOnlyWriter, Landed, PART_SIZE, PARTS_IN_FLIGHT, SHA256_METADATA, STAGING_PREFIX,
-    Streamed, check_expect, store_error,
+    Streamed, check_expect,
 };
 
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);

@@ -15,9 +15,8 @@ use tvault_core::ports::{
     ByteStream, Deadline, Expect, Listed, PutOutcome, Stored, Vault, VaultError,
 };
 
-use crate::writer::{
-    CreateOnlyWriter, Landed, STAGING_PREFIX, backend_error, store_error, with_deadline,
-};
+use crate::store_error::store_error;
+use crate::writer::{CreateOnlyWriter, Landed, STAGING_PREFIX, backend_error, with_deadline};
 
 /// The write-once vault: reads through an `object_store` backend, creates
 /// through that backend's [`CreateOnlyWriter`].

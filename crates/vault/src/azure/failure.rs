@@ -1,6 +1,6 @@
 //! What an Azure failure means to the person who must fix it, decided in
 //! one place ([`classify`]) for every request of the vault: our raw writes
-//! (`client`) and object_store's reads and lists (`crate::writer::store_error`).
+//! (`client`) and object_store's reads and lists (`crate::store_error::store_error`).
 //!
 //! What reaches a message: a sentence in plain words, the Azure error code
 //! and the request id (what Azure support asks for). Never the XML body of
