@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::Ledger;
-use super::audit::{Kind, LedgerAudit, Node, Options, finding};
+use super::findings::{Kind, LedgerAudit, Node, Options, finding};
 use crate::hash::sha256_hex;
 use crate::keys;
 use crate::ports::{Vault, VaultError};

@@ -23,6 +23,7 @@
 
 pub mod audit;
 mod chain;
+mod findings;
 pub mod merkle;
 pub mod seal;
 
