@@ -10,7 +10,6 @@ use tvault_core::event::classify;
 use tvault_core::ports::Deadline;
 use tvault_core::requeue::RequeuePolicy;
 use tvault_core::{ArchiveError, Archiver, ErrorClass, Outcome};
-use tvault_genesys::GenesysSource;
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::retry::with_deadline;
 
@@ -18,7 +17,7 @@ use chrono::{NaiveDate, Utc};
 use tvault_aws::witness::SsmWitness;
 
 use crate::seal::{SealFailure, SealReport, seal_and_witness};
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{Settings, SettingsError, Wiring};
 use crate::telemetry::{self, Retries, Tally, Totals};
 
 /// The result of one record and what the queue should do with it.
@@ -35,17 +34,6 @@ impl Handled {
     pub fn is_done(&self) -> bool {
         self.result.is_ok()
     }
-}
-
-/// What a router archives with: rebuilt together when a rotated secret
-/// changes the settings.
-#[derive(Debug, Clone)]
-pub struct Wiring {
-    pub archiver: Arc<Archiver>,
-    /// The archiver's vault, whose request counters give the Azure retries.
-    pub vault: Arc<ObjectVault>,
-    /// The archiver's Genesys client, whose counter gives the Genesys retries.
-    pub genesys: Option<Arc<GenesysSource>>,
 }
 
 /// Handles records with one archiver, rebuilt when a rotated secret changes it.

@@ -13,6 +13,7 @@ use tvault_aws::secret::{SecretSource, SecretValues};
 use tvault_core::Archiver;
 use tvault_core::ports::{ConversationSource, SystemClock};
 use tvault_core::secret::Secret;
+use tvault_genesys::GenesysSource;
 use tvault_genesys::config::{ENV_ALLOWANCE, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION};
 use tvault_vault::ObjectVault;
 use tvault_vault::azure::AzureConfig;
@@ -297,17 +298,28 @@ impl Settings {
 
     /// The archiver with its vault and its Genesys client (whose request
     /// counters feed the metrics).
-    pub fn wire(&self) -> Result<crate::router::Wiring, SettingsError> {
+    pub fn wire(&self) -> Result<Wiring, SettingsError> {
         let vault = self.open_vault()?;
         let genesys = self.genesys()?;
         let source = genesys.clone().map(|g| g as Arc<dyn ConversationSource>);
         let archiver = Archiver::new(vault.clone(), source, Arc::new(SystemClock));
-        Ok(crate::router::Wiring {
+        Ok(Wiring {
             archiver: Arc::new(archiver),
             vault,
             genesys,
         })
     }
+}
+
+/// What a router archives with: rebuilt together when a rotated secret
+/// changes the settings.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    pub archiver: Arc<Archiver>,
+    /// The archiver's vault, whose request counters give the Azure retries.
+    pub vault: Arc<ObjectVault>,
+    /// The archiver's Genesys client, whose counter gives the Genesys retries.
+    pub genesys: Option<Arc<GenesysSource>>,
 }
 
 #[cfg(test)]
