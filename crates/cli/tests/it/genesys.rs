@@ -408,3 +408,28 @@ async fn an_unknown_client_hints_at_the_region() {
     }
     assert!(!err.contains(wrong), "the secret reached stderr: {err}");
 }
+
+/// Issue 11, item 9, through the built binary: a token whose `expires_in` is
+/// u64::MAX (upstream input; it once overflowed the expiry) neither panics
+/// nor is believed for ever: the archive runs on it, one token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expires_in_of_u64_max_archives_without_a_panic() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(FakeConversation::sample(CONV, b"p".to_vec(), b"i".to_vec()));
+    fake.set_token_expires_in_raw(&u64::MAX.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault");
+    let event = repo().join("fixtures/genesys/eventbridge_customer_end__webmessaging.json");
+    let base = fake.base_url();
+    let v = vault.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        tvault_debug(&v, &base, &["archive", event.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(fake.count(Route::Token), 1);
+    assert_eq!(files_under(&vault.join("index")).len(), 1, "archived once");
+}

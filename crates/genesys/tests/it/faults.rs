@@ -369,6 +369,32 @@ async fn attachment_gone_404_is_recorded_as_missing() {
     assert_eq!(m.missing.len(), 1);
 }
 
+/// Issue 11, item 3: a URL that answers 404 or 410 is recorded under
+/// `missing[]` with its reason and the rest of the conversation archived
+/// (the client reads both as gone: `client.rs`, `SourceError::Gone`).
+#[tokio::test]
+async fn a_signed_url_answering_410_is_missing_and_the_rest_is_archived() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(sample(CONV));
+    fake.script(Route::Signed, [Fault::Status(410)]);
+    let s = setup(source(&fake));
+    let out = s
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await
+        .unwrap();
+    let Outcome::Archived(a) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!((a.attachments, a.missing.len()), (1, 1), "{a:?}");
+    assert!(
+        a.missing[0].reason.contains("410"),
+        "{}",
+        a.missing[0].reason
+    );
+    assert_eq!(s.manifests(CONV).await[0].missing.len(), 1);
+}
+
 #[tokio::test]
 async fn token_that_lapses_mid_run_is_renewed_once() {
     let fake = FakeGenesys::start().await.unwrap();
