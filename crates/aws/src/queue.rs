@@ -225,6 +225,55 @@ impl Queue {
             })
     }
 
+    /// `GetQueueAttributes` `RedrivePolicy`: the JSON as SQS keeps it, or
+    /// `None` when the queue has none.
+    pub async fn redrive_policy(&self) -> Result<Option<String>, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| self.err("GetQueueAttributes", &e))?;
+        Ok(out
+            .attributes
+            .unwrap_or_default()
+            .remove(&QueueAttributeName::RedrivePolicy)
+            .filter(|p| !p.is_empty()))
+    }
+
+    /// `GetQueueUrl` for the queue `arn` names (`arn:PARTITION:sqs:REGION:ACCOUNT:NAME`),
+    /// as a [`Queue`] with this one's client.
+    pub async fn by_arn(&self, arn: &str) -> Result<Queue, QueueError> {
+        let bad = || QueueError {
+            op: "GetQueueUrl",
+            queue: arn.to_string(),
+            message: "not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)".into(),
+        };
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", _, account, name] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let out = self
+            .client
+            .get_queue_url()
+            .queue_name(*name)
+            .queue_owner_aws_account_id(*account)
+            .send()
+            .await
+            .map_err(|e| QueueError {
+                op: "GetQueueUrl",
+                queue: arn.to_string(),
+                message: crate::error_text(&e),
+            })?;
+        let url = out.queue_url.ok_or_else(bad)?;
+        Ok(Queue {
+            client: self.client.clone(),
+            url,
+        })
+    }
+
     /// `ListDeadLetterSourceQueues`: the URLs of the queues whose redrive
     /// policy names this queue as their DLQ (empty for EventBridge's
     /// delivery DLQ, which no queue feeds).

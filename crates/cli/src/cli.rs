@@ -122,6 +122,54 @@ pub enum Command {
     /// since, and every listed conversation's objects.
     #[command(long_about = AUDIT_ABOUT, after_help = AFTER_HELP)]
     Audit(AuditArgs),
+    /// Preflight: can this machine reach and use the vault, Genesys and the queue?
+    #[command(long_about = CHECK_ABOUT)]
+    Check(CheckArgs),
+}
+
+const CHECK_ABOUT: &str = "\
+Check the settings before (or after) a deployment, one line per check.
+
+Names the vault first (its URL without the query string, so a SAS is never
+printed) and its kind, then checks:
+  vault reachable, container found, can list
+                 a list of healthcheck/ answers (Azure: the endpoint, the
+                 container, the credential's list right; locally: the
+                 directory exists, and is never created by check)
+  vault can read the probe object healthcheck/SHA256 is read if it is there
+  vault can create
+                 the probe object is created through the create-only writer:
+                 always the same bytes under the SHA-256 of those bytes, so it
+                 is the one thing check ever leaves in the vault, and a second
+                 run finds it there (Azure refuses the conditional create with
+                 409 and the bytes are compared: a pass); a credential without
+                 the create right is refused (403): a failure. Skipped with
+                 --read-only
+  Genesys region and token
+                 the login host of GENESYSCLOUD_REGION issues a client-
+                 credentials token to the OAuth client (skipped when no
+                 GENESYSCLOUD_* setting is given). The API permissions are
+                 not checked by this version (the line says so)
+  SQS queue      with --queue-url: GetQueueAttributes answers, and the queue
+                 has a redrive policy with a maxReceiveCount, naming a
+                 dead-letter queue that exists
+
+Each line starts with a mark: on a terminal a tick, a cross or `-` (skipped);
+otherwise (a pipe, a log) `ok`, `FAIL` or `skip`. A failed check is followed
+by a line `fix: ...`. The last line counts the failures.
+
+Exit codes: 0 every check passed (skipped ones aside); 1 a check failed;
+2 usage or configuration error (nothing was checked).";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Leave out the create check: for a reader credential (read and list).
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Also check this SQS queue and its redrive policy.
+    #[arg(long, env = "TVAULT_QUEUE_URL", value_name = "URL")]
+    pub queue_url: Option<String>,
 }
 
 const COMPLETIONS_ABOUT: &str = "\

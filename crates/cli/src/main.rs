@@ -7,6 +7,7 @@
 
 mod archive;
 mod audit;
+mod check;
 mod cli;
 mod dlq;
 mod export;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => search::serve(&cli.vault, args).await,
             Command::Seal(args) => seal::run(&cli.vault, args).await,
             Command::Audit(args) => audit::run(&cli.vault, args).await,
+            Command::Check(args) => check::run(&cli.vault, args).await,
         }
     });
     match result {

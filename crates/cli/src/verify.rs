@@ -377,6 +377,8 @@ pub async fn examine(
     for path in names
         .iter()
         .filter(|p| !p.starts_with(keys::CONVERSATIONS) && !p.starts_with(keys::INDEX))
+        // `tvault check`'s probe: written on purpose, outside the archive.
+        .filter(|p| !p.starts_with(keys::HEALTHCHECK))
     {
         problems.push(format!("orphaned {path}: outside the vault layout"));
         rows.push(ObjectRow::new(

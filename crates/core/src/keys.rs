@@ -7,6 +7,7 @@
 //! conversations/{conversationId}/attachments/{attachmentId}/{safe-filename}
 //! index/{yyyy}/{mm}/{dd}/{conversationId}.{gen}
 //! ledger/{yyyy}/{mm}/{dd}.json, ledger/{yyyy}/{mm}/{dd}.{n}.json
+//! healthcheck/{sha256}   (tvault check's probe, outside the archive)
 //! ```
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -19,6 +20,19 @@ pub const CONVERSATIONS: &str = "conversations/";
 pub const INDEX: &str = "index/";
 /// Prefix of the sealed days (the hash-chained ledger).
 pub const LEDGER: &str = "ledger/";
+/// Prefix of `tvault check`'s one probe object: not part of the archive.
+pub const HEALTHCHECK: &str = "healthcheck/";
+/// The probe's bytes: always the same, so its content-addressed name is
+/// too, and a second check finds it there instead of adding another.
+pub const HEALTHCHECK_BYTES: &[u8] = b"transcript-vault healthcheck v1\n";
+
+/// `healthcheck/{sha256 of HEALTHCHECK_BYTES}`.
+pub fn healthcheck() -> String {
+    format!(
+        "{HEALTHCHECK}{}",
+        crate::hash::sha256_hex(HEALTHCHECK_BYTES)
+    )
+}
 
 /// Prefix of everything that belongs to one conversation, ending in `/`.
 pub fn conversation_prefix(conv: &ConversationId) -> String {

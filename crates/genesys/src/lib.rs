@@ -105,6 +105,12 @@ impl GenesysSource {
         self.client.retries()
     }
 
+    /// `POST /oauth/token` (client credentials) now, for `tvault check`:
+    /// proves the login host answers and accepts the client.
+    pub async fn check_token(&self, deadline: Deadline) -> Result<(), SourceError> {
+        self.client.token(deadline).await.map(|_| ())
+    }
+
     /// `GET /api/v2/analytics/conversations/details/jobs/availability`: the
     /// analytics data is complete up to this instant.
     pub async fn data_availability(&self) -> Result<DateTime<Utc>, SourceError> {

@@ -11,10 +11,10 @@ use tvault_testkit::pipeline;
 
 use crate::util::*;
 
-const ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const ACCOUNT: &str = "devstoreaccount1";
 
 /// A container SAS with read and list rights only, from the official SDK.
-fn read_only_sas(container: &str) -> Option<String> {
+pub(crate) fn read_only_sas(container: &str) -> Option<String> {
     let py = tvault_testkit::services::venv_python()?;
     let script = r#"
 import sys

@@ -10,6 +10,7 @@
 mod azure_errors;
 mod azure_readonly;
 mod bundle;
+mod check;
 mod cli;
 mod dlq;
 mod export;
