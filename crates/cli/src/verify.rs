@@ -379,6 +379,9 @@ pub async fn examine(
         .filter(|p| !p.starts_with(keys::CONVERSATIONS) && !p.starts_with(keys::INDEX))
         // `tvault check`'s probe: written on purpose, outside the archive.
         .filter(|p| !p.starts_with(keys::HEALTHCHECK))
+        // The sealed days' ledger: `tvault audit` checks it (chain, Merkle
+        // roots, witness); it is part of the vault, not an orphan.
+        .filter(|p| !p.starts_with(keys::LEDGER))
     {
         problems.push(format!("orphaned {path}: outside the vault layout"));
         rows.push(ObjectRow::new(

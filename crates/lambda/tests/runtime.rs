@@ -195,7 +195,7 @@ async fn bootstrap_drains_a_thousand_mixed_events_through_the_queue() {
 
     // The vault is a container in Azurite; its connection string comes from
     // the settings secret, as in production.
-    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard1").await else {
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultlambda").await else {
         return;
     };
     let rt = RuntimeApi::start().await.unwrap();

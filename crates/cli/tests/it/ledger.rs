@@ -282,6 +282,15 @@ async fn three_sealed_days_audit_clean_and_sealing_again_writes_nothing() {
         "{printed}"
     );
     assert!(agree(&out, &v, DAYS[0], DAYS[2], Some(&w)).is_empty());
+    // The ledger is part of the vault: verify does not call it an orphan.
+    let out = l.run(false, &["verify"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let report = l.dir.path().join("audit.json");
     let out = l
         .audit(

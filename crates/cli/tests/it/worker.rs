@@ -105,7 +105,7 @@ async fn the_worker_drains_a_thousand_mixed_events() {
     let Some((endpoint, config)) = pipeline::moto().await else {
         return;
     };
-    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard2").await else {
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultworker").await else {
         return;
     };
     let fake = FakeGenesys::start().await.unwrap();
@@ -181,7 +181,7 @@ async fn a_worker_killed_mid_batch_loses_and_duplicates_nothing() {
     let Some((endpoint, config)) = pipeline::moto().await else {
         return;
     };
-    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultshard3").await else {
+    let Some((vault_url, cs)) = pipeline::azurite_container("tvaultkill").await else {
         return;
     };
     let fake = FakeGenesys::start().await.unwrap();
