@@ -10,6 +10,7 @@
 //! | [`genesys`] | an in-process fake of the Genesys Cloud Platform API |
 //! | [`lambda`] | a Lambda Runtime API emulator that runs the real `bootstrap` |
 //! | [`pipeline`] | moto queues with a redrive policy, event mixes, drain checks (feature `sqs`) |
+//! | [`peak`] | a peak day's load, generated deterministically: conversations in the fake Genesys API, their events, poison, and what the vault must hold after |
 //! | [`panic`] | a conversation source that panics, for per-record isolation tests |
 //! | [`services`] | whether Azurite, moto, the Python reader and Chromium are there, and failing (never skipping) under `scripts/test` |
 //!
@@ -23,6 +24,7 @@ pub mod azure_refusals;
 pub mod genesys;
 pub mod lambda;
 pub mod panic;
+pub mod peak;
 #[cfg(feature = "sqs")]
 pub mod pipeline;
 pub mod proxy;

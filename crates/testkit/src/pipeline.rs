@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::json;
+use serde_json::{Value, json};
 use tvault_aws::{Queue, SdkConfig};
 use tvault_core::ports::Vault;
 
 use crate::genesys::{FakeConversation, FakeGenesys};
+use crate::lambda::{Answer, RuntimeApi};
+use crate::peak::envelope;
 use crate::services;
 
 /// moto's endpoint from `TVAULT_TEST_MOTO`, as an SDK configuration. `None`
@@ -31,7 +33,7 @@ pub async fn moto() -> Option<(String, SdkConfig)> {
 }
 
 /// The region the tests use with moto.
-pub const REGION: &str = "eu-west-1";
+pub const REGION: &str = crate::peak::REGION;
 
 /// Environment for a child process (the Lambda, the worker) to reach moto.
 pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
@@ -132,27 +134,6 @@ pub struct Mix {
     pub poison: Vec<String>,
 }
 
-fn envelope(id: &str, topic_suffix: &str, conv: &str, body: serde_json::Value) -> String {
-    json!({
-        "version": "0",
-        "id": id,
-        "detail-type": format!("v2.detail.events.conversation.{{id}}.{topic_suffix}"),
-        "source": "aws.partner/genesys.com/cloud/6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/tvault-e2e",
-        "account": "123456789012",
-        "time": "2026-09-20T09:31:40Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "topicName": format!("v2.detail.events.conversation.{conv}.{topic_suffix}"),
-            "version": "2",
-            "eventBody": body,
-            "metadata": {"CorrelationId": "00000000-0000-4000-8000-000000000000"},
-            "timestamp": "2026-09-20T09:31:40.412Z"
-        }
-    })
-    .to_string()
-}
-
 /// `total` events: lifecycle events for conversations registered in `fake`
 /// (with two small attachments each), transcript-carrying events, `dupes`
 /// exact duplicates, `skipped` voice events and `poison` bad records
@@ -190,14 +171,7 @@ pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poiso
         let body = json!({"eventTime": 1_789_896_700_123u64, "conversationId": conv, "mediaType": "VOICE"});
         bodies.push(envelope(&format!("voice-{s}"), "customer.end", &conv, body));
     }
-    let bad = [
-        "this is not JSON".to_string(),
-        r#"{"detail":{"conversationId":"../../etc/passwd","messages":[]}}"#.to_string(),
-        envelope("bad-time", "customer.end", "bad-time-1", json!({"conversationId": "bad-time-1", "mediaType": "MESSAGE", "eventTime": "yesterday"})),
-        r#"{"detail-type":"v2.detail.events.conversation.{id}.customer.end","detail":{"eventBody":{"mediaType":"MESSAGE"}}}"#.to_string(),
-        r#"{"detail": {"conversationId": "trunc"#.to_string(),
-    ];
-    let poison: Vec<String> = (0..poison).map(|p| bad[p % bad.len()].clone()).collect();
+    let poison = crate::peak::poison(poison);
     bodies.extend(poison.iter().cloned());
     // Interleave, deterministically, so that bad and duplicate records share batches with good ones.
     let mut order: Vec<usize> = (0..bodies.len()).collect();
@@ -210,11 +184,18 @@ pub fn mix(fake: &FakeGenesys, total: usize, dupes: usize, skipped: usize, poiso
     }
 }
 
-/// Send every body, ten to a call.
+/// Send every body, sixteen requests at a time (one by one, 3,000 bodies
+/// cost moto half a minute). The order on the queue follows `bodies` only
+/// roughly, as with EventBridge.
 pub async fn send_all(queue: &Queue, bodies: &[String]) {
-    for b in bodies {
-        queue.send(b).await.expect("send");
-    }
+    use futures::StreamExt;
+    futures::stream::iter(bodies)
+        .map(|b| queue.send(b))
+        .buffer_unordered(16)
+        .for_each(|r| async move {
+            r.expect("send");
+        })
+        .await;
 }
 
 /// Wait until the source queue holds nothing, visible or in flight.
@@ -336,4 +317,56 @@ pub async fn check_drained(q: &Queues, vault_url: &str, cs: &str, mix: &Mix) {
     let mut poison = mix.poison.clone();
     poison.sort();
     assert_eq!(take_all(&q.dlq).await, poison, "only the poison, unchanged");
+}
+
+/// What an SQS event source mapping does, once: receive a batch of up to 10
+/// (hidden for `visibility` seconds), invoke the function behind `rt` with it
+/// as an `SqsEvent`, and delete the records the response does not list in
+/// `batchItemFailures`. `None` when the queue had nothing visible; else how
+/// many records the batch held and the ids that failed. A function that
+/// fails the whole batch is a failed test (the router never does).
+pub async fn deliver_batch(
+    rt: &RuntimeApi,
+    q: &Queues,
+    visibility: i32,
+    timeout: Duration,
+) -> Option<(usize, Vec<String>)> {
+    let batch = q.source.receive(10, 1, visibility).await.unwrap();
+    if batch.is_empty() {
+        return None;
+    }
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": {
+                    "ApproximateReceiveCount": m.receive_count.to_string(),
+                    "SentTimestamp": m.sent_at_ms.unwrap_or(0).to_string(),
+                },
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": q.source_arn,
+                "awsRegion": REGION,
+            })
+        })
+        .collect();
+    let answer = rt.invoke(json!({ "Records": records }), timeout).await;
+    let Answer::Response(resp) = answer else {
+        panic!("the function failed the whole batch: {answer:?}")
+    };
+    let failed: BTreeSet<String> = resp["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    for m in &batch {
+        if !failed.contains(&m.message_id) {
+            q.source.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    Some((batch.len(), failed.into_iter().collect()))
 }

@@ -19,6 +19,7 @@ mod hostile;
 mod ledger;
 mod ledger_azure;
 mod manual;
+mod peak;
 mod read_only;
 mod reconcile;
 mod search;
