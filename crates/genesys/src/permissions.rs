@@ -6,11 +6,16 @@
 //! roles and permissions for the currently authenticated user" (SDK
 //! `AuthorizationApi.md`), and such a token has no user; `GET
 //! /api/v2/tokens/me` (`TokensApi.md`, `TokenInfo.md`) names the client and
-//! its scopes, which "only apply to clients not using the client_credential
-//! grant" (`OrgOAuthClient.md`), but not its roles' permissions. So each API
-//! is probed with a request that can change nothing: a GET of a well-formed
-//! id that does not exist. Genesys checks an operation's permissions before it
-//! looks the id up, so a granted API answers 404 (or 2xx), a refused one 403
+//! its `roleDivisions` (`OrgOAuthClient.md`), role ids without their
+//! permissions, which only `GET /api/v2/authorization/roles/{roleId}` gives,
+//! itself needing a permission (`authorization:role:view`) the archive has
+//! no use for. So each API is probed with a request that can change nothing:
+//! a GET of a well-formed id that does not exist. The SDK docs attach the
+//! permissions to the operation, not to the object, so Genesys is expected to
+//! check them before it looks the id up (not confirmed against a live org: a
+//! Genesys that looked first would answer 404 and pass a missing permission,
+//! which the first record would then show as `access refused`). A granted
+//! API answers 404 (or 2xx), a refused one 403
 //! `missing.any.permissions` / `missing.permissions` with Genesys's
 //! `ErrorBody` (`ErrorBody.md`: `message`, `code`, `status`,
 //! `messageParams`).
