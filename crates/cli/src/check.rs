@@ -8,6 +8,7 @@ use anyhow::Result;
 use bytes::Bytes;
 use tvault_core::keys;
 use tvault_core::ports::{Deadline, PutOutcome, Vault, VaultError};
+use tvault_genesys::permissions::{Probe, Verdict};
 use tvault_vault::Location;
 use tvault_vault::azure::config::redact_url;
 
@@ -207,16 +208,54 @@ async fn check_genesys(settings: &tvault_router::Settings, report: &mut Report) 
         Ok(()) => report.ok(&format!(
             "Genesys region and token: {login} issued a client-credentials token"
         )),
-        Err(e) => report.fail(
-            &format!("Genesys region and token ({login})"),
-            &e.to_string(),
-            "check GENESYSCLOUD_REGION (the org's region, e.g. eu-west-1) and that the OAuth client (client credentials grant) and its secret are current",
+        Err(e) => {
+            report.fail(
+                &format!("Genesys region and token ({login})"),
+                &e.to_string(),
+                "check GENESYSCLOUD_REGION (the org's region, e.g. eu-west-1) and that the OAuth client (client credentials grant) and its secret are current",
+            );
+            report.skip("Genesys API permissions", "no token to probe them with");
+            return;
+        }
+    }
+    for (probe, verdict) in source.check_permissions(&deadline).await {
+        report_permission(&probe, verdict, report);
+    }
+}
+
+/// One line per API: whether the OAuth client's roles let it in (see
+/// `tvault_genesys::permissions` for how that is told without changing
+/// anything).
+fn report_permission(probe: &Probe, verdict: Verdict, report: &mut Report) {
+    let what = format!("Genesys permission for {} ({})", probe.api, probe.call);
+    match verdict {
+        Verdict::Granted { .. } => report.ok(&what),
+        Verdict::Missing { permissions, code } => {
+            let named = match permissions.as_slice() {
+                [one] => format!("missing permission {one}"),
+                many => format!("missing any one of the permissions {}", many.join(", ")),
+            };
+            let fix = match probe.grant {
+                Some((permission, ui)) => format!(
+                    "give the OAuth client's role the permission {permission} ({ui}), in every division whose conversations are archived (Admin > Roles/Permissions, then the client's Roles tab; docs/genesys.md)"
+                ),
+                // The SDK docs list no permission for this call: what is
+                // missing is the one Genesys named, or division access.
+                None => "give the OAuth client's role the permission Genesys named, and the divisions whose conversations are archived (docs/genesys.md)".into(),
+            };
+            report.fail(&what, &format!("Genesys refused: {named} ({code})"), &fix);
+        }
+        Verdict::TokenRefused { reason } => report.fail(
+            &what,
+            &format!("the API refused the token: {reason}"),
+            "check that the OAuth client is active (not disabled since it issued the token) and belongs to this region's organization",
+        ),
+        Verdict::Unclear { reason } => report.fail(
+            &what,
+            &format!("could not tell: {reason}"),
+            "run tvault check again; if Genesys keeps answering this, quote the ININ-Correlation-Id to Genesys support (and see status.mypurecloud.com)",
         ),
     }
-    report.skip(
-        "Genesys API permissions",
-        "not checked by this version: a permission the archive lacks shows as `access refused` on the record",
-    );
 }
 
 async fn check_queue(url: &str, report: &mut Report) {

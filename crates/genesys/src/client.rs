@@ -58,7 +58,16 @@ pub struct Call {
 pub struct Failure {
     pub status: Option<StatusCode>,
     pub error: SourceError,
+    /// The error response's body (Genesys's `ErrorBody`), at most
+    /// [`MAX_ERROR_BODY`] bytes; empty when there was no response. Only
+    /// `tvault check` reads it (the permissions a 403 names): everything
+    /// else goes by `error`, which quotes the `code` alone.
+    pub body: Bytes,
 }
+
+/// How much of an error body a [`Failure`] keeps: Genesys's `ErrorBody` is
+/// a few hundred bytes; more is not an error body worth quoting.
+pub const MAX_ERROR_BODY: usize = 16 * 1024;
 
 impl From<Failure> for SourceError {
     fn from(f: Failure) -> Self {
@@ -332,7 +341,9 @@ impl Client {
             }
             let headers = resp.headers().clone();
             let correlation_id = header_str(&headers, H_CORRELATION).unwrap_or_default();
-            let code = error_code(resp).await;
+            let mut body = resp.bytes().await.unwrap_or_default();
+            let code = error_code(&body);
+            body.truncate(MAX_ERROR_BODY);
             let retry_after = requested_wait(&headers);
             if is_retryable(status) {
                 let wait = match (status, retry_after) {
@@ -353,11 +364,11 @@ impl Client {
                 }
                 warn!(what = call.what, url = %shown_url, status = status.as_u16(), correlation_id, code, attempt, retry_after_s = wait.as_secs(), "Genesys request failed; handing the wait back to the queue");
                 let error = classify(call.what, status, correlation_id, &code, Some(wait));
-                return Err(fail(Some(status), error));
+                return Err(fail_with(status, error, body));
             }
             warn!(what = call.what, url = %shown_url, status = status.as_u16(), correlation_id, code, attempt, "Genesys request failed");
             let error = classify(call.what, status, correlation_id, &code, retry_after);
-            return Err(fail(Some(status), error));
+            return Err(fail_with(status, error, body));
         }
     }
 }
@@ -430,11 +441,8 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Genesys's machine-readable error code (`code`, or OAuth's `error`), never the free text.
-async fn error_code(resp: Response) -> String {
-    let Ok(body) = resp.bytes().await else {
-        return String::new();
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+fn error_code(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return String::new();
     };
     let code = v.get("code").or_else(|| v.get("error"));
@@ -452,7 +460,19 @@ fn transient(what: &str, reason: &str, retry_after: Option<Duration>) -> SourceE
 }
 
 fn fail(status: Option<StatusCode>, error: SourceError) -> Failure {
-    Failure { status, error }
+    Failure {
+        status,
+        error,
+        body: Bytes::new(),
+    }
+}
+
+fn fail_with(status: StatusCode, error: SourceError, body: Bytes) -> Failure {
+    Failure {
+        status: Some(status),
+        error,
+        body,
+    }
 }
 
 #[cfg(test)]

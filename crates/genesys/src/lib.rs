@@ -22,6 +22,7 @@
 //! | [`response`] | reading any Genesys response: JSON bodies, times, ids, values quoted in errors |
 //! | [`download`] | attachment bytes through the downloads API and signed URLs |
 //! | [`analytics`] | the conversation-details listing `tvault reconcile` compares against |
+//! | [`permissions`] | `tvault check`'s probes: may the OAuth client call each API it needs |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,6 +51,7 @@ pub mod hosts;
 pub mod messages;
 pub mod models;
 pub mod pacer;
+pub mod permissions;
 pub mod recordings;
 pub mod response;
 pub mod tuning;
@@ -109,6 +111,16 @@ impl GenesysSource {
     /// proves the login host answers and accepts the client.
     pub async fn check_token(&self, deadline: Deadline) -> Result<(), SourceError> {
         self.client.token(deadline).await.map(|_| ())
+    }
+
+    /// One harmless request to each API the archive and reconcile use (see
+    /// [`permissions::PROBES`]), for `tvault check`: whether the OAuth
+    /// client's roles let it in. `deadline` is called once per probe.
+    pub async fn check_permissions(
+        &self,
+        deadline: &dyn Fn() -> Deadline,
+    ) -> Vec<(permissions::Probe, permissions::Verdict)> {
+        permissions::check(&self.client, deadline).await
     }
 
     /// `GET /api/v2/analytics/conversations/details/jobs/availability`: the

@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use tvault_testkit::genesys::FakeGenesys;
+use tvault_testkit::genesys::{FakeGenesys, Fault, Route};
 use tvault_testkit::pipeline;
 
 use crate::azure_readonly::{ACCOUNT, read_only_sas};
@@ -84,6 +84,10 @@ async fn everything_in_order_passes_twice_and_leaves_one_probe_object() {
                 "already there, same bytes"
             },
             "issued a client-credentials token",
+            "Genesys permission for recordings (GET /api/v2/conversations/{id}/recordings)",
+            "Genesys permission for messages (GET /api/v2/conversations/messages/{id}/messages/{messageId})",
+            "Genesys permission for downloads (GET /api/v2/downloads/{downloadId})",
+            "Genesys permission for analytics (GET /api/v2/analytics/conversations/details/jobs/availability)",
             "exists and can be read",
             "after 5 receive(s)",
         ];
@@ -308,4 +312,147 @@ fn a_missing_local_vault_fails_and_is_not_created() {
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(marked(&out, "FAIL")[0].contains("does not exist"), "{text}");
     assert!(!vault.exists());
+}
+
+/// `tvault check` with a local vault and the fake Genesys API: the vault's
+/// three lines are ok, so every other line is Genesys's.
+async fn check_genesys_only(fake: &FakeGenesys) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().to_str().unwrap().to_string();
+    run(&vault, genesys_env(fake), &["check"]).await
+}
+
+/// The `Genesys permission` lines with `mark`.
+fn permission_lines(out: &Output, mark: &str) -> Vec<String> {
+    marked(out, mark)
+        .into_iter()
+        .filter(|l| l.contains(" Genesys permission for "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_permission_granted_is_one_ok_line_each_and_exit_0() {
+    let fake = FakeGenesys::start().await.unwrap();
+    let out = check_genesys_only(&fake).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let ok = permission_lines(&out, "ok");
+    let apis: Vec<&str> = ok
+        .iter()
+        .map(|l| l.split_whitespace().nth(4).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        apis,
+        ["recordings", "messages", "downloads", "analytics"],
+        "{text}"
+    );
+    // One request to each API, none of them a write.
+    for route in [
+        Route::Recordings,
+        Route::Message,
+        Route::DownloadUrl,
+        Route::AnalyticsAvailability,
+    ] {
+        assert_eq!(fake.count(route), 1, "{route:?}: {text}");
+    }
+    assert_eq!(fake.count(Route::AnalyticsQuery), 0, "{text}");
+    assert_eq!(fake.count(Route::AnalyticsJobCreate), 0, "{text}");
+    assert!(text.ends_with("all checks passed\n"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_analytics_permission_fails_that_line_naming_it_and_the_rest_pass() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.deny_permission("analytics:conversationDetail:view");
+    let out = check_genesys_only(&fake).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let fails = marked(&out, "FAIL");
+    assert_eq!(
+        fails,
+        [
+            "FAIL Genesys permission for analytics (GET /api/v2/analytics/conversations/details/jobs/availability): Genesys refused: missing permission analytics:conversationDetail:view (missing.any.permissions)"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: give the OAuth client's role the permission analytics:conversationDetail:view (Analytics > Conversation Detail > View)"),
+        "{text}"
+    );
+    assert_eq!(permission_lines(&out, "ok").len(), 3, "{text}");
+    assert!(
+        marked(&out, "ok")
+            .iter()
+            .any(|l| l.contains("issued a client-credentials token")),
+        "{text}"
+    );
+    assert!(text.ends_with("1 check(s) failed\n"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_either_message_permission_fails_the_messages_line() {
+    let fake = FakeGenesys::start().await.unwrap();
+    // The messages API accepts either (ConversationsApi.md): one denied
+    // alone still lets the archive in.
+    fake.deny_permission("conversation:message:view");
+    let out = check_genesys_only(&fake).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    fake.deny_permission("conversation:webmessaging:view");
+    let out = check_genesys_only(&fake).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let fails = marked(&out, "FAIL");
+    assert_eq!(fails.len(), 1, "{text}");
+    assert!(
+        fails[0].starts_with("FAIL Genesys permission for messages (")
+            && fails[0].ends_with(
+                ": Genesys refused: missing any one of the permissions conversation:message:view, conversation:webmessaging:view (missing.any.permissions)"
+            ),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: give the OAuth client's role the permission conversation:message:view"),
+        "{text}"
+    );
+    assert_eq!(permission_lines(&out, "ok").len(), 3, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_answered_500_is_a_failure_never_a_pass() {
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.script(Route::Recordings, [Fault::Status(500)]);
+    let out = check_genesys_only(&fake).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let fails = marked(&out, "FAIL");
+    assert_eq!(fails.len(), 1, "{text}");
+    assert!(
+        fails[0].starts_with("FAIL Genesys permission for recordings (")
+            && fails[0].contains("could not tell: ")
+            && fails[0].contains("HTTP 500"),
+        "{text}"
+    );
+    assert_eq!(permission_lines(&out, "ok").len(), 3, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_api_refuses_is_a_token_failure_not_a_permission() {
+    let fake = FakeGenesys::start().await.unwrap();
+    // The login host issues tokens, the API accepts none of them: the
+    // client renews once per probe and is refused again.
+    fake.expire_tokens_after(0);
+    let out = check_genesys_only(&fake).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let fails = permission_lines(&out, "FAIL");
+    assert_eq!(fails.len(), 4, "{text}");
+    for f in &fails {
+        assert!(f.contains(": the API refused the token: "), "{text}");
+        assert!(!f.contains("missing permission"), "{text}");
+    }
+    assert!(
+        !text.contains(tvault_testkit::genesys::CLIENT_SECRET),
+        "{text}"
+    );
 }

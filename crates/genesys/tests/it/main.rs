@@ -13,6 +13,7 @@ mod fake;
 mod faults;
 mod limits;
 mod logs;
+mod permissions;
 mod unfinished;
 mod urls;
 mod util;

@@ -15,6 +15,7 @@
 //! | `ratelimit` | the per-token one-minute window and its `inin-ratelimit-*` headers |
 //! | `analytics` | the analytics listing routes (details query, jobs, availability) |
 //! | `shapes` | the JSON bodies, in the fixtures' shapes |
+//! | `permissions` | the permissions each route needs, and the 403 when a test denies them |
 //! | `refusals` | what Genesys refuses and the fake refuses too, with sources; held routes |
 //!
 //! Rate limits: with [`FakeGenesys::set_rate_limit_allowed`], each access
@@ -52,6 +53,7 @@
 
 mod analytics;
 pub mod model;
+mod permissions;
 mod ratelimit;
 mod refusals;
 mod routes;
@@ -60,7 +62,7 @@ mod shapes;
 
 pub use shapes::QUEUE;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -101,6 +103,8 @@ pub(crate) struct State {
     pub holds: HashMap<Route, tokio::sync::watch::Receiver<bool>>,
     /// Requests waiting at a hold now, per route.
     pub waiting: HashMap<Route, u64>,
+    /// Permissions the token's roles lack (`permissions`).
+    pub denied: HashSet<String>,
 }
 
 /// A running fake. Dropping it stops the server.
@@ -242,6 +246,14 @@ impl FakeGenesys {
     /// Every token issued so far stops working now.
     pub fn revoke_tokens(&self) {
         self.lock().tokens.clear();
+    }
+
+    /// The OAuth client's roles lose `permission` (such as
+    /// `analytics:conversationDetail:view`): a route none of whose accepted
+    /// permissions is left answers 403 `missing.any.permissions`, after the
+    /// token is accepted and before anything is looked up (`permissions`).
+    pub fn deny_permission(&self, permission: &str) {
+        self.lock().denied.insert(permission.to_string());
     }
 
     /// Allow each token `n` API requests per one-minute window: every API

@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::model::{Body, FakeAttachment, FakeConversation, Fault, Media, Route, generated_chunk};
+use super::permissions;
 use super::ratelimit::{Window, rate_window};
 use super::refusals::{recordings_format, wait_if_held, wants_url_json};
 use super::routes::route_of;
@@ -311,6 +312,9 @@ fn api(
     corr: &str,
 ) -> Resp {
     let base = bases.api.as_str();
+    if let Some(v) = permissions::refusal(st, route, corr) {
+        return json_resp(403, v);
+    }
     if let Some((status, v)) = analytics::handle(st, route, segs, query, body, corr) {
         return json_resp(status, v);
     }
