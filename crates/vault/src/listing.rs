@@ -49,6 +49,21 @@ enum Item {
     Dir(Option<Path>),
 }
 
+impl Item {
+    /// The sort key among siblings. A directory's names all start with
+    /// `{dir}/`, so it sorts as `{dir}/`: `a.b/x` comes before `a/x`
+    /// ('.' < '/'), as in a flat listing. No copy of the name is made (a
+    /// directory of a day's index markers is sorted in place).
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        let (name, slash): (&str, &[u8]) = match self {
+            Item::Object(l) => (&l.path, b""),
+            Item::Dir(Some(p)) => (p.as_ref(), b"/"),
+            Item::Dir(None) => ("", b""),
+        };
+        name.bytes().chain(slash.iter().copied())
+    }
+}
+
 impl Lister for DirWalk {
     fn list_ordered<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<Listed, VaultError>> {
         let root = prefix.trim_end_matches('/');
@@ -71,26 +86,20 @@ impl Lister for DirWalk {
                             .list_with_delimiter(dir.as_ref())
                             .await
                             .map_err(|e| store_error("list", prefix, e))?;
-                        // A directory's names all start with `{dir}/`, so it
-                        // sorts among its siblings as `{dir}/`: `a.b/x` comes
-                        // before `a/x` ('.' < '/'), as in a flat listing.
-                        let mut items: Vec<(String, Item)> = r
+                        let mut items: Vec<Item> = r
                             .common_prefixes
                             .into_iter()
-                            .map(|p| (format!("{p}/"), Item::Dir(Some(p))))
+                            .map(|p| Item::Dir(Some(p)))
                             .chain(r.objects.into_iter().map(|m| {
-                                let path = m.location.to_string();
-                                let l = Listed {
-                                    path: path.clone(),
+                                Item::Object(Listed {
+                                    path: m.location.into(),
                                     size: m.size,
                                     last_modified: m.last_modified,
                                     e_tag: m.e_tag,
-                                };
-                                (path, Item::Object(l))
+                                })
                             }))
                             .collect();
-                        items.sort_by(|a, b| a.0.cmp(&b.0));
-                        let items: Vec<Item> = items.into_iter().map(|(_, i)| i).collect();
+                        items.sort_by(|a, b| a.key().cmp(b.key()));
                         stack.push(items.into_iter());
                     }
                 }

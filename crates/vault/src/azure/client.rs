@@ -148,7 +148,13 @@ impl AzureWriter {
             .credentials()
             .get_credential()
             .await
-            .map_err(|e| backend(op, path, format!("no Azure credential: {e}"), true))?;
+            // In plain words, as for object_store's own requests: a failed
+            // token fetch names the variables looked for, never the
+            // identity endpoint's URL (found when listing moved here).
+            .map_err(|e| match AzureFailure::from_store_error(&e) {
+                Some(f) => f.into_vault_error(op, path),
+                None => backend(op, path, format!("no Azure credential: {e}"), true),
+            })?;
         object_store::azure::AzureAuthorizer::new(&cred, &self.settings.account)
             .try_authorize(&mut req)
             .map_err(|e| backend(op, path, format!("signing failed: {e}"), false))?;
