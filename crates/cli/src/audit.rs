@@ -2,7 +2,7 @@
 //! `tvault_core::ledger::audit`; the listed conversations' objects are
 //! checked by `verify`'s own code ([`crate::verify::examine`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -208,7 +208,8 @@ fn human(p: &Problem) -> String {
 /// earlier day of the range: `seen`) and of its index names; its problem
 /// lines. A conversation on several days is verified once, on the first,
 /// with all its generations; a later day's marker of it is checked against
-/// its manifest's presence, as `verify` would.
+/// its manifest's presence, as `verify` would. The day's conversations are
+/// verified [`VERIFY_BATCH`] at a time, each with its own index markers.
 async fn verify_day(
     vault: &dyn Vault,
     day: &DayNames,
@@ -225,30 +226,49 @@ async fn verify_day(
             earlier.insert(c);
         }
     }
-    let verify::Listed {
-        mut names,
-        problems: mut lines,
-        ..
-    } = verify::conversation_objects(vault, fresh, concurrency).await;
+    // The day's index names: of a conversation verified earlier (checked
+    // against its manifest's presence below), of one verified now (with its
+    // batch), or neither (strays, unsafe ids: with the first batch).
+    let batch_of: HashMap<&str, usize> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i / VERIFY_BATCH))
+        .collect();
+    let batches = fresh.len().div_ceil(VERIFY_BATCH).max(1);
+    let mut index: Vec<Vec<&String>> = vec![Vec::new(); batches];
     let mut again: Vec<(&str, String)> = Vec::new();
     for path in &day.index_names {
-        let earlier_id = keys::parse_index(path)
+        let parsed = keys::parse_index(path);
+        let earlier_id = parsed
             .filter(|(_, conv, _)| earlier.contains(conv))
             .and_then(|(_, conv, g)| Some((ConversationId::new(conv).ok()?, g)));
-        match earlier_id {
-            Some((id, g)) => again.push((path, keys::manifest(&id, g))),
-            None => {
-                names.insert(path.clone());
-            }
+        if let Some((id, g)) = earlier_id {
+            again.push((path, keys::manifest(&id, g)));
+            continue;
         }
+        let batch = parsed.and_then(|(_, conv, _)| batch_of.get(conv).copied());
+        index[batch.unwrap_or(0)].push(path);
     }
-    let found = verify::examine(vault, &names, false, concurrency).await;
-    drop(names);
-    verified.manifests += found.manifests;
-    verified.conversations += found.conversations;
-    verified.objects += found.objects;
-    verified.unlisted_provenance += found.provenance.len();
-    lines.extend(found.problems);
+    drop(batch_of);
+    let mut lines = Vec::new();
+    // One batch at least, for a day with strays and no conversation.
+    let convs = fresh.chunks(VERIFY_BATCH).chain(std::iter::repeat(&[][..]));
+    for (convs, index) in convs.zip(index) {
+        let verify::Listed {
+            mut names,
+            problems,
+            ..
+        } = verify::conversation_objects(vault, convs.iter().copied(), concurrency).await;
+        lines.extend(problems);
+        names.extend(index.into_iter().cloned());
+        let found = verify::examine(vault, &names, false, concurrency).await;
+        drop(names);
+        verified.manifests += found.manifests;
+        verified.conversations += found.conversations;
+        verified.objects += found.objects;
+        verified.unlisted_provenance += found.provenance.len();
+        lines.extend(found.problems);
+    }
     let mut checks = futures::stream::iter(again)
         .map(|(path, manifest)| async move { (path, vault.exists(&manifest).await) })
         .buffer_unordered(concurrency.max(1));
@@ -261,6 +281,10 @@ async fn verify_day(
     }
     lines
 }
+
+/// Conversations verified at once: `verify` holds their manifests and
+/// object names, so a day of 50,000 is checked in bounded memory too.
+const VERIFY_BATCH: usize = 1000;
 
 /// A fixed-size key for a conversation id: the first 128 bits of its
 /// SHA-256 (a collision between two ids of one range is not a concern at
