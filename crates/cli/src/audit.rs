@@ -2,16 +2,19 @@
 //! `tvault_core::ledger::audit`; the listed conversations' objects are
 //! checked by `verify`'s own code ([`crate::verify::examine`]).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use futures::StreamExt;
 use serde::Serialize;
 use tvault_core::days::DayRange;
-use tvault_core::keys;
-use tvault_core::ledger::audit::{self, DaySummary, Finding, LedgerAudit, Options};
+use tvault_core::ledger::audit::{self, DayNames, DaySummary, Finding, Options};
 use tvault_core::ledger::{Link, is_sha256, parse_witness};
+use tvault_core::ports::Vault;
 use tvault_core::transcript::fmt_time;
+use tvault_core::{ConversationId, keys};
 
 use crate::cli::{AuditArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::progress::Progress;
@@ -59,7 +62,7 @@ struct JsonReport<'a> {
     verified: Verified,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Verified {
     manifests: usize,
@@ -108,38 +111,34 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
         witness,
         concurrency,
     };
-    let progress = Progress::new("audit: reading the ledger", "days", range.len_days());
-    let ledger = audit::audit(vault, &options)
+    // A day at a time, in order: the day's ledger checks, then its listed
+    // and indexed conversations' objects, as `verify --from --to` checks
+    // them. Only problems and a fixed-size key per verified conversation
+    // outlive a day.
+    let progress = Progress::new("audit", "days", range.len_days());
+    let mut auditor = audit::Auditor::start(vault, &options)
         .await
         .context("auditing the ledger")?;
-    progress.set(range.len_days(), range.len_days());
+    let mut verified = Verified::default();
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut problems: Vec<Problem> = Vec::new();
+    while let Some(day) = auditor.next_day().await.context("auditing the ledger")? {
+        let lines = verify_day(vault, &day, &mut seen, &mut verified, concurrency).await;
+        for line in lines {
+            let (d, conversation_id) = attribute(&line, &day);
+            problems.push(Problem {
+                day: d,
+                conversation_id,
+                kind: "verify".into(),
+                detail: line,
+            });
+        }
+        progress.inc();
+    }
+    let ledger = auditor.finish().await.context("auditing the ledger")?;
     progress.finish();
 
-    // The listed and indexed conversations' objects, as `verify --from --to`
-    // checks them.
-    let verify::Listed {
-        mut names,
-        problems: unlistable,
-        ..
-    } = verify::conversation_objects(
-        vault,
-        ledger.conversations.keys().map(String::as_str),
-        concurrency,
-    )
-    .await;
-    names.extend(ledger.index_names.iter().cloned());
-    let found = verify::examine(vault, &names, false, concurrency).await;
-
-    let mut problems: Vec<Problem> = ledger.findings.iter().map(Problem::from).collect();
-    for line in unlistable.iter().chain(&found.problems) {
-        let (day, conversation_id) = attribute(line, &ledger);
-        problems.push(Problem {
-            day,
-            conversation_id,
-            kind: "verify".into(),
-            detail: line.clone(),
-        });
-    }
+    problems.extend(ledger.findings.iter().map(Problem::from));
     problems.sort_by(|a, b| {
         (a.day, &a.conversation_id, &a.kind, &a.detail).cmp(&(
             b.day,
@@ -165,9 +164,9 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
     println!(
         "audited {} day(s) ({range}): {sealed_days} sealed, {objects} ledger object(s), {listed} generation(s) listed; verified {} manifest(s) of {} conversation(s), {} object(s): {} problem(s)",
         range.len_days(),
-        found.manifests,
-        found.conversations,
-        found.objects,
+        verified.manifests,
+        verified.conversations,
+        verified.objects,
         problems.len()
     );
     let ok = problems.is_empty();
@@ -188,12 +187,7 @@ pub async fn run(vault_location: &str, args: AuditArgs) -> Result<u8> {
             days: &ledger.days,
             problems: &problems,
             notes: &ledger.notes,
-            verified: Verified {
-                manifests: found.manifests,
-                conversations: found.conversations,
-                objects: found.objects,
-                unlisted_provenance: found.provenance.len(),
-            },
+            verified,
         };
         write_json(path, &doc)?;
     }
@@ -210,9 +204,99 @@ fn human(p: &Problem) -> String {
     format!("{who}{}: {}", p.kind, p.detail)
 }
 
-/// The day and conversation a `verify` line is about, from the object name
-/// it names (`KIND NAME[: reason]`).
-fn attribute(line: &str, ledger: &LedgerAudit) -> (Option<NaiveDate>, Option<String>) {
+/// `verify`'s checks of one day's conversations (those not verified on an
+/// earlier day of the range: `seen`) and of its index names; its problem
+/// lines. A conversation on several days is verified once, on the first,
+/// with all its generations; a later day's marker of it is checked against
+/// its manifest's presence, as `verify` would. The day's conversations are
+/// verified [`VERIFY_BATCH`] at a time, each with its own index markers.
+async fn verify_day(
+    vault: &dyn Vault,
+    day: &DayNames,
+    seen: &mut HashSet<u128>,
+    verified: &mut Verified,
+    concurrency: usize,
+) -> Vec<String> {
+    let mut fresh: Vec<&str> = Vec::new();
+    let mut earlier: HashSet<&str> = HashSet::new();
+    for c in &day.conversations {
+        if seen.insert(conversation_key(c)) {
+            fresh.push(c);
+        } else {
+            earlier.insert(c);
+        }
+    }
+    // The day's index names: of a conversation verified earlier (checked
+    // against its manifest's presence below), of one verified now (with its
+    // batch), or neither (strays, unsafe ids: with the first batch).
+    let batch_of: HashMap<&str, usize> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i / VERIFY_BATCH))
+        .collect();
+    let batches = fresh.len().div_ceil(VERIFY_BATCH).max(1);
+    let mut index: Vec<Vec<&String>> = vec![Vec::new(); batches];
+    let mut again: Vec<(&str, String)> = Vec::new();
+    for path in &day.index_names {
+        let parsed = keys::parse_index(path);
+        let earlier_id = parsed
+            .filter(|(_, conv, _)| earlier.contains(conv))
+            .and_then(|(_, conv, g)| Some((ConversationId::new(conv).ok()?, g)));
+        if let Some((id, g)) = earlier_id {
+            again.push((path, keys::manifest(&id, g)));
+            continue;
+        }
+        let batch = parsed.and_then(|(_, conv, _)| batch_of.get(conv).copied());
+        index[batch.unwrap_or(0)].push(path);
+    }
+    drop(batch_of);
+    let mut lines = Vec::new();
+    // One batch at least, for a day with strays and no conversation.
+    let convs = fresh.chunks(VERIFY_BATCH).chain(std::iter::repeat(&[][..]));
+    for (convs, index) in convs.zip(index) {
+        let verify::Listed {
+            mut names,
+            problems,
+            ..
+        } = verify::conversation_objects(vault, convs.iter().copied(), concurrency).await;
+        lines.extend(problems);
+        names.extend(index.into_iter().cloned());
+        let found = verify::examine(vault, &names, false, concurrency).await;
+        drop(names);
+        verified.manifests += found.manifests;
+        verified.conversations += found.conversations;
+        verified.objects += found.objects;
+        verified.unlisted_provenance += found.provenance.len();
+        lines.extend(found.problems);
+    }
+    let mut checks = futures::stream::iter(again)
+        .map(|(path, manifest)| async move { (path, vault.exists(&manifest).await) })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((path, found)) = checks.next().await {
+        match found {
+            Ok(true) => {}
+            Ok(false) => lines.push(format!("orphaned {path}: no manifest for this generation")),
+            Err(e) => lines.push(format!("unreadable {path}: {e}")),
+        }
+    }
+    lines
+}
+
+/// Conversations verified at once: `verify` holds their manifests and
+/// object names, so a day of 50,000 is checked in bounded memory too.
+const VERIFY_BATCH: usize = 1000;
+
+/// A fixed-size key for a conversation id: the first 128 bits of its
+/// SHA-256 (a collision between two ids of one range is not a concern at
+/// 2^-128 a pair), so the set of verified conversations stays ~16 bytes each.
+fn conversation_key(id: &str) -> u128 {
+    let hex = tvault_core::hash::sha256_hex(id.as_bytes());
+    u128::from_str_radix(&hex[..32], 16).unwrap_or_default()
+}
+
+/// The day and conversation a `verify` line of `day` is about, from the
+/// object name it names (`KIND NAME[: reason]`).
+fn attribute(line: &str, day: &DayNames) -> (Option<NaiveDate>, Option<String>) {
     let name = line.split_once(' ').map_or(line, |(_, rest)| rest);
     let conv = if let Some(rest) = name.strip_prefix(keys::CONVERSATIONS) {
         rest.split_once('/').map(|(c, _)| c)
@@ -222,8 +306,8 @@ fn attribute(line: &str, ledger: &LedgerAudit) -> (Option<NaiveDate>, Option<Str
             .and_then(|file| file.rsplit_once('.'))
             .map(|(c, _)| c)
     };
-    match conv.and_then(|c| ledger.conversations.get_key_value(c)) {
-        Some((c, day)) => (Some(*day), Some(c.clone())),
+    match conv.and_then(|c| day.conversations.get(c)) {
+        Some(c) => (Some(day.day), Some(c.clone())),
         None => (None, conv.map(str::to_string)),
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tvault_core::days::DayRange;
 use tvault_core::manifest::{Manifest, ObjectEntry};
 use tvault_core::ports::{Vault, VaultError};
@@ -43,13 +43,13 @@ pub async fn run(vault_location: &str, args: VerifyArgs) -> Result<u8> {
     // The names to check: everything, or the conversations indexed on the
     // range's days (all their objects and generations) and those days' markers.
     let names: BTreeSet<String> = match range {
+        // Streamed into the set: the listing itself is never held.
         None => vault
-            .list("")
+            .list_stream("")
+            .map_ok(|l| l.path)
+            .try_collect()
             .await
-            .context("listing the vault")?
-            .into_iter()
-            .map(|l| l.path)
-            .collect(),
+            .context("listing the vault")?,
         Some(range) => {
             let (markers, strays) = read::index_days(vault, range.days(), concurrency)
                 .await

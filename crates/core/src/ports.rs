@@ -151,8 +151,18 @@ pub trait Vault: Send + Sync + fmt::Debug {
     /// Read an object as a stream.
     async fn get_stream(&self, path: &str) -> Result<ByteStream, VaultError>;
 
-    /// Every object whose name starts with `prefix` (a `/`-terminated folder, or empty).
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, VaultError>;
+    /// Every object whose name starts with `prefix` (a `/`-terminated
+    /// folder, or empty), once each, in byte order of name, as the backend
+    /// pages them in: memory stays at about one page (or one directory)
+    /// whatever the listing's length. An error ends the stream.
+    fn list_stream<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<Listed, VaultError>>;
+
+    /// [`list_stream`](Vault::list_stream), collected: for listings known to
+    /// be small (one conversation's objects, the ledger's names).
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, VaultError> {
+        use futures::TryStreamExt;
+        self.list_stream(prefix).try_collect().await
+    }
 }
 
 /// A raw payload to keep under `source/`, exactly as received.

@@ -12,6 +12,7 @@
 //! | [`store`] | [`ObjectVault`], the port implementation, backend-blind |
 //! | [`writer`] | the write-once seam: [`CreateOnlyWriter`], the trait every backend's writes go through |
 //! | [`staged`] | the local-disk and in-memory writer (stage, then rename create-only) |
+//! | [`listing`] | the listing seam: [`Lister`], an ordered stream of names per backend; [`listing::DirWalk`] for the local disk and memory |
 //! | `store_error` | `object_store` errors in the vault's terms (Azure's answers in plain words) |
 //! | [`azure`] | the Azure Blob backend: configuration, create-only block writes, retries |
 //!
@@ -23,12 +24,14 @@
 //! ```
 
 pub mod azure;
+pub mod listing;
 pub mod location;
 pub mod staged;
 pub mod store;
 mod store_error;
 pub mod writer;
 
+pub use listing::Lister;
 pub use location::{Location, LocationError, open, open_azure, open_existing};
 pub use store::ObjectVault;
 pub use writer::CreateOnlyWriter;

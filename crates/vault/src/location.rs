@@ -11,6 +11,7 @@ use object_store::memory::InMemory;
 
 use crate::azure::retry::StatsSnapshot;
 use crate::azure::{AzureConfig, AzureSettings, AzureWriter, OpenError};
+use crate::listing::DirWalk;
 use crate::staged::StagedWriter;
 use crate::store::ObjectVault;
 
@@ -93,7 +94,12 @@ fn open_as(location: &str, create: bool) -> Result<Arc<ObjectVault>, LocationErr
         Location::Memory => {
             let store = Arc::new(InMemory::new());
             let writer = StagedWriter::memory(store.clone());
-            Ok(Arc::new(ObjectVault::new(store, Arc::new(writer))))
+            let lister = DirWalk::new(store.clone());
+            Ok(Arc::new(ObjectVault::new(
+                store,
+                Arc::new(writer),
+                Arc::new(lister),
+            )))
         }
         Location::Local(dir) if !create && !dir.exists() => {
             Err(LocationError::Missing(location.to_string()))
@@ -110,7 +116,12 @@ fn open_as(location: &str, create: bool) -> Result<Arc<ObjectVault>, LocationErr
                 })?;
             let store = Arc::new(fs);
             let writer = StagedWriter::local(store.clone());
-            Ok(Arc::new(ObjectVault::new(store, Arc::new(writer))))
+            let lister = DirWalk::new(store.clone());
+            Ok(Arc::new(ObjectVault::new(
+                store,
+                Arc::new(writer),
+                Arc::new(lister),
+            )))
         }
         Location::Azure(url) => open_azure(AzureConfig::from_env(url)),
     }
@@ -145,10 +156,12 @@ pub fn open_azure_with_blocks(
     Ok(azure_vault(writer))
 }
 
-/// Reads through object_store's client, writes through the Azure writer;
-/// both share one retrying HTTP stack.
-fn azure_vault(writer: AzureWriter) -> ObjectVault {
-    ObjectVault::new(writer.reader(), Arc::new(writer))
+/// Reads through object_store's client, lists and writes through the Azure
+/// writer; both share one retrying HTTP stack. Public for tests that set the
+/// writer up themselves ([`AzureWriter::with_list_page_size`]).
+pub fn azure_vault(writer: AzureWriter) -> ObjectVault {
+    let writer = Arc::new(writer);
+    ObjectVault::new(writer.reader(), writer.clone(), writer)
 }
 
 /// The Azure extras of a vault, here with the code that opens backends

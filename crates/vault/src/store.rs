@@ -1,12 +1,14 @@
 //! [`ObjectVault`]: the write-once [`Vault`] port over any `object_store`
-//! backend. It reads through object_store and writes through one
-//! [`CreateOnlyWriter`]; which backend is behind the writer, it never knows.
+//! backend. It reads through object_store, lists through one [`Lister`] and
+//! writes through one [`CreateOnlyWriter`]; which backend is behind them, it
+//! never knows.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -15,6 +17,7 @@ use tvault_core::ports::{
     ByteStream, Deadline, Expect, Listed, PutOutcome, Stored, Vault, VaultError,
 };
 
+use crate::listing::Lister;
 use crate::store_error::store_error;
 use crate::writer::{CreateOnlyWriter, Landed, STAGING_PREFIX, backend_error, with_deadline};
 
@@ -24,6 +27,7 @@ pub struct ObjectVault {
     /// Reads only: object_store's own puts are not create-only for streams.
     store: Arc<dyn ObjectStore>,
     writer: Arc<dyn CreateOnlyWriter>,
+    lister: Arc<dyn Lister>,
 }
 
 // Not derived: object_store's Azure client prints its credential (SAS
@@ -37,10 +41,18 @@ impl std::fmt::Debug for ObjectVault {
 }
 
 impl ObjectVault {
-    /// A vault that reads `store` and writes through `writer`, which must
-    /// write to the same place.
-    pub fn new(store: Arc<dyn ObjectStore>, writer: Arc<dyn CreateOnlyWriter>) -> Self {
-        Self { store, writer }
+    /// A vault that reads `store`, lists through `lister` and writes
+    /// through `writer`, which must all reach the same place.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        writer: Arc<dyn CreateOnlyWriter>,
+        lister: Arc<dyn Lister>,
+    ) -> Self {
+        Self {
+            store,
+            writer,
+            lister,
+        }
     }
 
     /// The writer, if it is a `W` (a backend's extras, such as the Azure
@@ -177,23 +189,13 @@ impl Vault for ObjectVault {
         Ok(r.into_stream().map_err(std::io::Error::from).boxed())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, VaultError> {
-        let p = prefix.trim_end_matches('/');
-        let p = (!p.is_empty()).then(|| Path::from(p));
-        let mut out: Vec<Listed> = self
-            .store
-            .list(p.as_ref())
-            .map_ok(|m| Listed {
-                path: m.location.to_string(),
-                size: m.size,
-                last_modified: m.last_modified,
-                e_tag: m.e_tag,
+    fn list_stream<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<Listed, VaultError>> {
+        self.lister
+            .list_ordered(prefix)
+            .try_filter(move |o| {
+                let keep = o.path.starts_with(prefix) && !o.path.starts_with(STAGING_PREFIX);
+                std::future::ready(keep)
             })
-            .try_collect()
-            .await
-            .map_err(|e| store_error("list", prefix, e))?;
-        out.retain(|o| o.path.starts_with(prefix) && !o.path.starts_with(STAGING_PREFIX));
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+            .boxed()
     }
 }

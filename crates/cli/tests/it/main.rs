@@ -18,6 +18,7 @@ mod genesys;
 mod hostile;
 mod ledger;
 mod ledger_azure;
+mod ledger_days;
 mod manual;
 mod peak;
 mod read_only;

@@ -1,6 +1,7 @@
 //! The ledger half of `tvault audit`: the chain, every listed manifest
 //! present with its hash, every indexed generation listed, and the witness.
-//! (The objects of the listed conversations are checked by `verify`'s code.)
+//! (The objects of the listed conversations are checked by `verify`'s code,
+//! a day at a time: [`Auditor::next_day`] gives it each day's names.)
 //! Read access only.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,42 +17,97 @@ use crate::id::check_id;
 use crate::keys;
 use crate::ports::{Vault, VaultError};
 
-/// Audit the ledger of `opts.range`.
-pub async fn audit(vault: &dyn Vault, opts: &Options) -> Result<LedgerAudit, VaultError> {
-    let mut out = LedgerAudit::default();
-    let mut sealed: BTreeMap<NaiveDate, BTreeSet<u32>> = BTreeMap::new();
-    for l in vault.list(keys::LEDGER).await? {
-        match keys::parse_ledger(&l.path) {
-            Some((d, n)) => {
-                sealed.entry(d).or_default().insert(n);
+/// What one day gives `verify`: the conversations its ledger objects list
+/// or its index holds, and the names under its index.
+#[derive(Debug, Clone)]
+pub struct DayNames {
+    pub day: NaiveDate,
+    /// The conversations listed or indexed on the day.
+    pub conversations: BTreeSet<String>,
+    /// The day's index marker names, and other names under its index.
+    pub index_names: Vec<String>,
+}
+
+/// The ledger audit of a range, a day at a time, in order: [`start`](Self::start),
+/// [`next_day`](Self::next_day) until it gives `None`, [`finish`](Self::finish).
+/// Memory: one day's markers and entries at a time; across days only the
+/// ledger objects' names and links (a few a day), the day summaries and
+/// what was found.
+pub struct Auditor<'v> {
+    vault: &'v dyn Vault,
+    opts: &'v Options,
+    sealed: BTreeMap<NaiveDate, BTreeSet<u32>>,
+    nodes: BTreeMap<String, Node>,
+    days: Box<dyn Iterator<Item = NaiveDate> + Send>,
+    out: LedgerAudit,
+}
+
+impl<'v> Auditor<'v> {
+    /// List the ledger (its names only).
+    pub async fn start(vault: &'v dyn Vault, opts: &'v Options) -> Result<Self, VaultError> {
+        let mut out = LedgerAudit::default();
+        let mut sealed: BTreeMap<NaiveDate, BTreeSet<u32>> = BTreeMap::new();
+        let mut names = vault.list_stream(keys::LEDGER);
+        while let Some(l) = names.next().await {
+            let l = l?;
+            match keys::parse_ledger(&l.path) {
+                Some((d, n)) => {
+                    sealed.entry(d).or_default().insert(n);
+                }
+                None => out.findings.push(finding(
+                    None,
+                    None,
+                    Kind::BadLedger,
+                    format!("{}: not a ledger object name", l.path),
+                )),
             }
-            None => out.findings.push(finding(
-                None,
-                None,
-                Kind::BadLedger,
-                format!("{}: not a ledger object name", l.path),
-            )),
         }
+        drop(names);
+        Ok(Auditor {
+            vault,
+            opts,
+            sealed,
+            nodes: BTreeMap::new(),
+            days: Box::new(opts.range.days()),
+            out,
+        })
     }
-    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-    for day in opts.range.days() {
-        audit_day(vault, opts, day, sealed.get(&day), &mut nodes, &mut out).await?;
+
+    /// Audit the range's next day; `None` after the last.
+    pub async fn next_day(&mut self) -> Result<Option<DayNames>, VaultError> {
+        let Some(day) = self.days.next() else {
+            return Ok(None);
+        };
+        let sequences = self.sealed.get(&day);
+        let (vault, opts) = (self.vault, self.opts);
+        audit_day(vault, opts, day, sequences, &mut self.nodes, &mut self.out)
+            .await
+            .map(Some)
     }
-    out.head = nodes
-        .iter()
-        .filter(|(_, n)| n.in_range)
-        .max_by_key(|(_, n)| (n.day, n.sequence))
-        .map(|(path, n)| Link {
-            path: path.clone(),
-            sha256: n.sha256.clone(),
-        });
-    super::chain::chain(vault, opts, &sealed, &mut nodes, &mut out).await?;
-    if let Some(witness) = &opts.witness {
-        super::chain::check_witness(vault, opts, witness, &sealed, &nodes, &mut out).await?;
+
+    /// The chain from the range's objects back to the trusted root or the
+    /// first sealed day, and the witness.
+    pub async fn finish(mut self) -> Result<LedgerAudit, VaultError> {
+        let (vault, opts) = (self.vault, self.opts);
+        let out = &mut self.out;
+        out.head = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.in_range)
+            .max_by_key(|(_, n)| (n.day, n.sequence))
+            .map(|(path, n)| Link {
+                path: path.clone(),
+                sha256: n.sha256.clone(),
+            });
+        super::chain::chain(vault, opts, &self.sealed, &mut self.nodes, out).await?;
+        if let Some(witness) = &opts.witness {
+            super::chain::check_witness(vault, opts, witness, &self.sealed, &self.nodes, out)
+                .await?;
+        }
+        out.findings.sort();
+        out.findings.dedup();
+        Ok(self.out)
     }
-    out.findings.sort();
-    out.findings.dedup();
-    Ok(out)
 }
 
 async fn audit_day(
@@ -61,11 +117,18 @@ async fn audit_day(
     sequences: Option<&BTreeSet<u32>>,
     nodes: &mut BTreeMap<String, Node>,
     out: &mut LedgerAudit,
-) -> Result<(), VaultError> {
+) -> Result<DayNames, VaultError> {
     // The day's index: committed or not, every marker of a safe id.
     let prefix = keys::index_day_prefix(day.year(), day.month(), day.day());
     let mut markers: BTreeMap<(String, String), String> = BTreeMap::new();
-    for l in vault.list(&prefix).await? {
+    let mut names = DayNames {
+        day,
+        conversations: BTreeSet::new(),
+        index_names: Vec::new(),
+    };
+    let mut index = vault.list_stream(&prefix);
+    while let Some(l) = index.next().await {
+        let l = l?;
         if let Some((d, conv, g)) = keys::parse_index(&l.path)
             && d == day
             && check_id(conv).is_ok()
@@ -73,10 +136,11 @@ async fn audit_day(
         {
             markers.insert((conv.to_string(), g.to_string()), l.path.clone());
         }
-        out.index_names.push(l.path);
+        names.index_names.push(l.path);
     }
+    drop(index);
     for (conv, _) in markers.keys() {
-        out.conversations.entry(conv.clone()).or_insert(day);
+        names.conversations.insert(conv.clone());
     }
     let mut summary = DaySummary {
         day,
@@ -87,7 +151,7 @@ async fn audit_day(
     let Some(sequences) = sequences.filter(|s| !s.is_empty()) else {
         out.findings.push(finding(Some(day), None, Kind::NotSealed, format!("no ledger object ({} generation(s) indexed); seal it with `tvault seal --day {day}`", markers.len())));
         out.days.push(summary);
-        return Ok(());
+        return Ok(names);
     };
     if !sequences.contains(&0) {
         out.findings.push(finding(
@@ -185,7 +249,7 @@ async fn audit_day(
                 ));
                 continue;
             }
-            out.conversations.entry(key.0.clone()).or_insert(day);
+            names.conversations.insert(key.0.clone());
             listed.insert(key, (e, path.clone()));
         }
     }
@@ -259,5 +323,5 @@ async fn audit_day(
     }
     drop(exists);
     out.days.push(summary);
-    Ok(())
+    Ok(names)
 }

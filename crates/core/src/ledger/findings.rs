@@ -2,7 +2,6 @@
 //! days) and `chain` (the links between them and the witness), which
 //! import it rather than each other.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -115,11 +114,6 @@ pub struct LedgerAudit {
     pub notes: Vec<String>,
     /// The latest ledger object of the range: the next audit's trusted root.
     pub head: Option<Link>,
-    /// The conversations listed or indexed on the range's days, with the
-    /// first such day (for `verify`, and to name the day of what it finds).
-    pub conversations: BTreeMap<String, NaiveDate>,
-    /// The range's index marker names, and other names under its days' index.
-    pub index_names: Vec<String>,
 }
 
 /// A ledger object read for the chain.

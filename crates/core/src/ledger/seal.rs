@@ -3,8 +3,9 @@
 //! A day is sealed once (`ledger/{yyyy}/{mm}/{dd}.json`); generations indexed
 //! under it later go into a supplement (`{dd}.{n}.json`) the next time it is
 //! sealed. Sealing again with nothing new writes nothing, so it is safe to
-//! repeat. Memory: the day's entries (about 250 bytes each) and the listing
-//! of its index; manifests are read a few at a time and only hashed.
+//! repeat. Memory: the day's entries (about 250 bytes each) and what its
+//! earlier objects list; the index is streamed (one page at a time) and the
+//! manifests are read a few at a time and only hashed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -112,11 +113,13 @@ async fn attempt(
     };
     // Every ledger object by day; the ledger is one or a few names a day.
     let mut sealed: BTreeMap<NaiveDate, BTreeSet<u32>> = BTreeMap::new();
-    for l in vault.list(keys::LEDGER).await? {
-        if let Some((d, n)) = keys::parse_ledger(&l.path) {
+    let mut names = vault.list_stream(keys::LEDGER);
+    while let Some(l) = names.next().await {
+        if let Some((d, n)) = keys::parse_ledger(&l?.path) {
             sealed.entry(d).or_default().insert(n);
         }
     }
+    drop(names);
 
     // What the day's objects already list, and the day's latest object.
     let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
@@ -152,34 +155,36 @@ async fn attempt(
     }
     let listed_before = listed.len();
 
-    // The day's markers not listed yet.
+    // The day's markers not listed yet, straight from the listing to their
+    // manifests, which are hashed a few at a time: the listing is never
+    // held, only the entries it makes.
     let prefix = keys::index_day_prefix(day.year(), day.month(), day.day());
-    let mut wanted: Vec<(String, String)> = Vec::new();
     let mut strays = Vec::new();
-    for l in vault.list(&prefix).await? {
-        match keys::parse_index(&l.path) {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut uncommitted = Vec::new();
+    let wanted = vault.list_stream(&prefix).filter_map(|l| {
+        let key = l.map(|l| match keys::parse_index(&l.path) {
             Some((d, conv, g)) if d == day && check_id(conv).is_ok() && is_generation(g) => {
                 let key = (conv.to_string(), g.to_string());
-                if !listed.contains(&key) {
-                    wanted.push(key);
-                }
+                (!listed.contains(&key)).then_some(key)
             }
-            _ => strays.push(l.path),
-        }
-    }
-    drop(listed);
-
-    // Their manifests, hashed a few at a time.
-    let mut entries: Vec<Entry> = Vec::with_capacity(wanted.len());
-    let mut uncommitted = Vec::new();
-    let mut reads = futures::stream::iter(wanted)
-        .map(|(conv, g)| async move {
+            _ => {
+                strays.push(l.path);
+                None
+            }
+        });
+        std::future::ready(key.transpose())
+    });
+    let mut reads = wanted
+        .map(|key| async move {
+            let (conv, g) = key?;
             let manifest = super::manifest_name(&conv, &g);
             let read = vault.get(&manifest).await;
-            (conv, g, manifest, read)
+            Ok::<_, VaultError>((conv, g, manifest, read))
         })
         .buffer_unordered(concurrency);
-    while let Some((conv, g, manifest, read)) = reads.next().await {
+    while let Some(r) = reads.next().await {
+        let (conv, g, manifest, read) = r?;
         match read {
             Ok(bytes) => entries.push(Entry {
                 sha256: sha256_hex(&bytes),
@@ -193,6 +198,7 @@ async fn attempt(
         }
     }
     drop(reads);
+    drop(listed);
     uncommitted.sort();
 
     if let (Some(main), true) = (&main, entries.is_empty()) {

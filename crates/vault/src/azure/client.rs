@@ -1,8 +1,7 @@
 //! The Azure writer's client: the signing, retrying HTTP stack every raw
 //! REST call goes through ([`AzureWriter::send`]), the one place a failed
-//! answer becomes a [`VaultError`] ([`status_error`]), and the calls that are
-//! neither reads object_store makes nor writes (`Create Container`,
-//! `List Blobs` with Content-MD5).
+//! answer becomes a [`VaultError`] ([`status_error`]), and `Create
+//! Container`. (`List Blobs` is in `list.rs`.)
 
 use std::sync::Arc;
 
@@ -12,7 +11,6 @@ use object_store::ObjectStore;
 use object_store::azure::MicrosoftAzure;
 use object_store::client::{HttpClient, HttpError, HttpRequest, HttpRequestBody, HttpResponse};
 use tvault_core::ports::VaultError;
-use tvault_core::text::percent_encode;
 
 use super::config::AzureSettings;
 use super::failure::{AzureFailure, FailureKind};
@@ -30,6 +28,8 @@ pub struct AzureWriter {
     pub(super) shared: Arc<Shared>,
     pub(crate) block_size: usize,
     pub(crate) blocks_in_flight: usize,
+    /// Blobs per `List Blobs` page (`list.rs`).
+    pub(crate) list_page_size: usize,
 }
 
 // Not derived: object_store's `MicrosoftAzure` prints its credential in `Debug`.
@@ -148,7 +148,13 @@ impl AzureWriter {
             .credentials()
             .get_credential()
             .await
-            .map_err(|e| backend(op, path, format!("no Azure credential: {e}"), true))?;
+            // In plain words, as for object_store's own requests: a failed
+            // token fetch names the variables looked for, never the
+            // identity endpoint's URL (found when listing moved here).
+            .map_err(|e| match AzureFailure::from_store_error(&e) {
+                Some(f) => f.into_vault_error(op, path),
+                None => backend(op, path, format!("no Azure credential: {e}"), true),
+            })?;
         object_store::azure::AzureAuthorizer::new(&cred, &self.settings.account)
             .try_authorize(&mut req)
             .map_err(|e| backend(op, path, format!("signing failed: {e}"), false))?;
@@ -200,90 +206,4 @@ impl AzureWriter {
             Err(status_error("create container", &c, &c, resp).await)
         }
     }
-}
-
-/// One blob as `List Blobs` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedBlob {
-    pub name: String,
-    pub size: u64,
-    /// The Content-MD5 property (base64), which Azure verified on upload.
-    pub content_md5: Option<String>,
-}
-
-impl AzureWriter {
-    /// `List Blobs` with each blob's Content-MD5, which object_store's list
-    /// does not return: with the MD5 that Azure verified when the blob was
-    /// written, a listing can confirm the bytes of a whole vault without
-    /// reading them back.
-    pub async fn list_with_md5(&self, prefix: &str) -> Result<Vec<ListedBlob>, VaultError> {
-        let mut out = Vec::new();
-        let mut marker = String::new();
-        loop {
-            let mut url = format!(
-                "{}/{}?restype=container&comp=list&maxresults=5000&prefix={}",
-                self.settings.endpoint,
-                self.settings.container,
-                percent_encode(prefix)
-            );
-            if !marker.is_empty() {
-                url.push_str("&marker=");
-                url.push_str(&percent_encode(&marker));
-            }
-            let resp = self
-                .send("list", prefix, Method::GET, &url, Vec::new(), Bytes::new())
-                .await?;
-            if !resp.status().is_success() {
-                let c = &self.settings.container;
-                return Err(status_error("list", prefix, c, resp).await);
-            }
-            let body = resp
-                .into_body()
-                .bytes()
-                .await
-                .map_err(|e| VaultError::Backend {
-                    op: "list",
-                    path: prefix.to_string(),
-                    message: e.to_string(),
-                    transient: true,
-                })?;
-            let xml = String::from_utf8_lossy(&body);
-            for blob in xml.split("<Blob>").skip(1) {
-                let name = xml_field(blob, "Name")
-                    .map(xml_unescape)
-                    .unwrap_or_default();
-                let size = xml_field(blob, "Content-Length")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                let content_md5 = xml_field(blob, "Content-MD5")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                out.push(ListedBlob {
-                    name,
-                    size,
-                    content_md5,
-                });
-            }
-            match xml_field(&xml, "NextMarker") {
-                Some(m) if !m.is_empty() => marker = xml_unescape(m),
-                _ => return Ok(out),
-            }
-        }
-    }
-}
-
-fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&close)?;
-    Some(&xml[start..start + len])
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }

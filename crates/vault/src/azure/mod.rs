@@ -9,13 +9,14 @@
 //! | [`failure`] | what a failed request means, in plain words: the one classification of Azure's answers and transport errors |
 //! | [`retry`] | the retrying, rate-adapting HTTP layer under every request; the [`RetryPolicy`] defaults |
 //! | [`limiter`] | adaptive (AIMD) concurrency toward the account |
-//! | `client` | [`AzureWriter`]: signed raw REST calls, failed answers → errors, `Create Container`, `List Blobs` with MD5 |
+//! | `client` | [`AzureWriter`]: signed raw REST calls, failed answers → errors, `Create Container` |
+//! | `list` | `List Blobs` page by page: the vault's ordered listing, with each blob's MD5 |
 //! | `blocks` | the create-only write path: `Put Blob`, `Put Block`, `Put Block List` |
 //!
-//! Reads, lists and heads go through object_store's `MicrosoftAzure`; writes
-//! are raw REST calls signed by object_store's [`AzureAuthorizer`], because
+//! Reads and heads go through object_store's `MicrosoftAzure`; writes and
+//! lists are raw REST calls signed by object_store's [`AzureAuthorizer`], because
 //! object_store can neither send `Content-MD5` on a put nor make a multipart
-//! upload create-only (see `docs/azure.md`).
+//! upload create-only (see `docs/azure.md`), and its list returns no MD5.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,11 +47,13 @@ mod connection_string;
 mod credential;
 pub mod failure;
 pub mod limiter;
+mod list;
 pub mod retry;
 
-pub use client::{AzureWriter, ListedBlob};
+pub use client::AzureWriter;
 pub use config::{AzureConfig, AzureSettings, ConfigError, Credential};
 pub use failure::{AzureFailure, FailureKind};
+pub use list::{LIST_PAGE_SIZE, ListedBlob};
 pub use retry::{RetryPolicy, StatsSnapshot};
 
 use crate::writer::{CreateOnlyWriter, Landed, PART_SIZE, PARTS_IN_FLIGHT, Streamed};
@@ -108,6 +111,7 @@ pub fn open_with_blocks(
         shared,
         block_size: block_size.max(1),
         blocks_in_flight: blocks_in_flight.max(1),
+        list_page_size: LIST_PAGE_SIZE,
     })
 }
 

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tvault_core::archive::{NO_CREDENTIALS, Outcome};
 use tvault_core::hash::sha256_hex;
 use tvault_core::manifest::{Manifest, Role, generation};
@@ -405,8 +406,8 @@ impl Vault for Recording {
     async fn get_stream(&self, p: &str) -> Result<ByteStream, VaultError> {
         self.inner.get_stream(p).await
     }
-    async fn list(&self, p: &str) -> Result<Vec<Listed>, VaultError> {
-        self.inner.list(p).await
+    fn list_stream<'a>(&'a self, p: &'a str) -> BoxStream<'a, Result<Listed, VaultError>> {
+        self.inner.list_stream(p)
     }
 }
 
@@ -519,6 +520,9 @@ impl Vault for Racing {
     async fn get_stream(&self, p: &str) -> Result<ByteStream, VaultError> {
         tokio::task::yield_now().await;
         self.inner.get_stream(p).await
+    }
+    fn list_stream<'a>(&'a self, p: &'a str) -> BoxStream<'a, Result<Listed, VaultError>> {
+        self.inner.list_stream(p)
     }
     async fn list(&self, p: &str) -> Result<Vec<Listed>, VaultError> {
         tokio::task::yield_now().await;

@@ -15,5 +15,6 @@ mod archive;
 mod azure;
 mod azure_faults;
 mod conformance;
+mod listing;
 mod reconcile;
 mod util;
