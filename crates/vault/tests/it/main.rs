@@ -16,4 +16,5 @@ mod azure;
 mod azure_faults;
 mod conformance;
 mod reconcile;
+mod requests;
 mod util;
