@@ -94,7 +94,7 @@ fn conversation(
     c.with_recording = !matches!(kind, "SMS" | "WHATSAPP");
     let template = c.messages.clone();
     let n_messages = rng.range(5, 40) as usize;
-    let with_attachments = kind != "CHAT" && rng.next() % 10 == 0;
+    let with_attachments = kind != "CHAT" && rng.next().is_multiple_of(10);
     let mut attachments = Vec::new();
     c.messages = (0..n_messages)
         .map(|m| {
@@ -114,7 +114,7 @@ fn conversation(
     if with_attachments {
         let count = rng.range(1, 3) as usize;
         for a in 0..count {
-            let len = if big && i % 997 == 0 && a == 0 {
+            let len = if big && i.is_multiple_of(997) && a == 0 {
                 100 << 20
             } else {
                 rng.range(10 << 10, 1 << 20)
