@@ -231,11 +231,42 @@ impl Archiver {
             .map(|m| m.attachment_id.as_str())
             .collect();
         let hoped = generation(&transcript_sha, &known_missing);
-        if self
-            .vault
-            .exists(&keys::manifest(&conversation, &hoped))
-            .await
-            .map_err(vault_err)?
+        let to_fetch: Vec<&PlannedAttachment> = planned
+            .iter()
+            .filter(|p| {
+                !content
+                    .missing
+                    .iter()
+                    .any(|m| m.attachment_id == p.attachment_id)
+            })
+            .collect();
+        let transcript_path = keys::transcript(&conversation, sha16(&transcript_sha));
+        // Which request answers "already in vault?". With attachments to
+        // download, a HEAD of the hoped-for manifest first: on a redelivery it
+        // saves every download (and its Genesys calls). With nothing to
+        // download, the transcript's own create-only put is the question: a
+        // manifest is only ever written after its transcript, so `Created`
+        // means no generation of this content exists and the HEAD would only
+        // have said so (one request of five saved per new conversation); only
+        // when the transcript was there already is the manifest looked for.
+        let early_transcript = if to_fetch.is_empty() {
+            let stored = self
+                .put_json(&transcript_path, transcript_bytes.clone(), deadline)
+                .await
+                .map_err(vault_err)?;
+            Some(stored)
+        } else {
+            None
+        };
+        let probe = early_transcript
+            .as_ref()
+            .is_none_or(|s| s.outcome == PutOutcome::AlreadyPresent);
+        if probe
+            && self
+                .vault
+                .exists(&keys::manifest(&conversation, &hoped))
+                .await
+                .map_err(vault_err)?
         {
             self.record_event(&conversation, &content.sources, deadline)
                 .await
@@ -249,15 +280,6 @@ impl Archiver {
 
         let mut objects = Vec::new();
         let mut bytes_written = 0u64;
-        let to_fetch: Vec<&PlannedAttachment> = planned
-            .iter()
-            .filter(|p| {
-                !content
-                    .missing
-                    .iter()
-                    .any(|m| m.attachment_id == p.attachment_id)
-            })
-            .collect();
         for p in to_fetch {
             match self.store_attachment(&conversation, p, deadline).await {
                 Ok((entry, written)) => {
@@ -288,11 +310,13 @@ impl Archiver {
             });
         }
 
-        let transcript_path = keys::transcript(&conversation, sha16(&transcript_sha));
-        let stored = self
-            .put_json(&transcript_path, transcript_bytes, deadline)
-            .await
-            .map_err(vault_err)?;
+        let stored = match early_transcript {
+            Some(stored) => stored,
+            None => self
+                .put_json(&transcript_path, transcript_bytes, deadline)
+                .await
+                .map_err(vault_err)?,
+        };
         bytes_written += written(&stored);
         objects.insert(
             0,

@@ -434,15 +434,17 @@ async fn the_manifest_is_written_last_after_attachments() {
 
 /// A vault that makes deliveries race: every call yields to the scheduler
 /// first (the memory vault never does, so without this each archive would
-/// run to its end before the next began), and the first `racers` existence
-/// checks of each manifest name wait for one another. So every delivery has
-/// looked for the manifest (the complete generation's, then the one with
-/// its missing attachments), found none, and goes on to commit.
+/// run to its end before the next began), and the first `racers` puts of each
+/// date-index marker wait for one another. A delivery puts the marker only
+/// after it has asked whether the generation is in the vault (the
+/// transcript's put, and the manifest's HEAD when the transcript was there)
+/// and found it not, and before it puts the manifest: so every delivery has
+/// found none, and goes on to commit.
 #[derive(Debug)]
 struct Racing {
     inner: Arc<dyn Vault>,
     racers: usize,
-    /// Per manifest name: checks so far, and the gate its first `racers` wait at.
+    /// Per index marker name: puts so far, and the gate its first `racers` wait at.
     gates: Mutex<HashMap<String, (usize, Arc<tokio::sync::Barrier>)>>,
     manifest_puts: std::sync::atomic::AtomicUsize,
 }
@@ -457,7 +459,7 @@ impl Racing {
         }
     }
 
-    /// The gate a check of `path` waits at, if it is one of the first `racers`.
+    /// The gate a put of `path` waits at, if it is one of the first `racers`.
     fn gate(&self, path: &str) -> Option<Arc<tokio::sync::Barrier>> {
         let mut gates = self.gates.lock().unwrap();
         let (n, gate) = gates
@@ -482,7 +484,17 @@ impl Vault for Racing {
             self.manifest_puts
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        self.inner.put_new(p, b, ct, d).await
+        let answer = self.inner.put_new(p, b, ct, d).await;
+        if p.starts_with("index/")
+            && let Some(gate) = self.gate(p)
+        {
+            // Deliveries that ran one after another would never all get here
+            // at once: fail instead of waiting for ever.
+            tokio::time::timeout(std::time::Duration::from_secs(20), gate.wait())
+                .await
+                .unwrap_or_else(|_| panic!("the deliveries did not all put {p} at the same time"));
+        }
+        answer
     }
     async fn put_new_stream(
         &self,
@@ -497,21 +509,7 @@ impl Vault for Racing {
     }
     async fn exists(&self, p: &str) -> Result<bool, VaultError> {
         tokio::task::yield_now().await;
-        // Ask first, then wait: every delivery has its answer ("not there")
-        // before any of them may go on and commit.
-        let answer = self.inner.exists(p).await;
-        if p.contains("/manifest.")
-            && let Some(gate) = self.gate(p)
-        {
-            // Deliveries that ran one after another would never all get here
-            // at once: fail instead of waiting for ever.
-            tokio::time::timeout(std::time::Duration::from_secs(20), gate.wait())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("the deliveries did not all check {p} at the same time")
-                });
-        }
-        answer
+        self.inner.exists(p).await
     }
     async fn get(&self, p: &str) -> Result<Bytes, VaultError> {
         tokio::task::yield_now().await;

@@ -17,4 +17,5 @@ mod azure_faults;
 mod conformance;
 mod listing;
 mod reconcile;
+mod requests;
 mod util;
