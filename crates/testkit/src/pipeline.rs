@@ -299,19 +299,26 @@ pub fn azurite_vault(url: &str, cs: &str) -> std::sync::Arc<tvault_vault::Object
         .expect("open Azurite vault")
 }
 
+/// Every conversation of `expected` in `vault` with exactly one generation,
+/// and no other conversation.
+pub async fn assert_archived_once(vault: &dyn Vault, expected: &BTreeSet<String>) {
+    let generations = generations(vault).await;
+    let stored: BTreeSet<&String> = generations.keys().collect();
+    assert_eq!(
+        stored,
+        expected.iter().collect(),
+        "every conversation, and nothing else"
+    );
+    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "archived more than once: {twice:?}");
+}
+
 /// The checks of a drained run: every conversation of `mix` in the vault at
 /// `vault_url` exactly once, nothing else, every manifest verified, and the
 /// dead-letter queue holding exactly the poison, unchanged.
 pub async fn check_drained(q: &Queues, vault_url: &str, cs: &str, mix: &Mix) {
     let vault = azurite_vault(vault_url, cs);
-    let generations = generations(vault.as_ref()).await;
-    let stored: BTreeSet<String> = generations.keys().cloned().collect();
-    assert_eq!(
-        stored, mix.conversations,
-        "every conversation, and nothing else"
-    );
-    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "archived more than once: {twice:?}");
+    assert_archived_once(vault.as_ref(), &mix.conversations).await;
     let problems = verify_all(vault.as_ref()).await;
     assert!(problems.is_empty(), "{problems:#?}");
     let mut poison = mix.poison.clone();

@@ -305,14 +305,7 @@ async fn two_thousand_conversations_through_workers_and_lambdas_with_a_kill_lose
 
     // The vault, read back.
     let vault = tvault_vault::open(vault_dir.to_str().unwrap()).unwrap();
-    let generations = pipeline::generations(vault.as_ref()).await;
-    let stored: BTreeSet<String> = generations.keys().cloned().collect();
-    assert_eq!(
-        stored, load.conversations,
-        "every conversation, and nothing else"
-    );
-    let twice: Vec<_> = generations.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "archived more than once: {twice:?}");
+    pipeline::assert_archived_once(vault.as_ref(), &load.conversations).await;
     let mut attachments = BTreeMap::new();
     let mut events = BTreeSet::new();
     for l in vault.list("conversations/").await.unwrap() {
