@@ -227,6 +227,66 @@ async fn expired_signed_url_is_refreshed_once() {
 }
 
 #[tokio::test]
+async fn every_first_signed_url_expired_is_refreshed_and_nothing_is_missing() {
+    // The bench's expiry (`expire_first_signed_urls`): the first URL issued
+    // for a download has expired; the one resolved next is fresh. Here one
+    // download in one, so both attachments meet it.
+    let fake = FakeGenesys::start().await.unwrap();
+    fake.add(sample(CONV));
+    fake.expire_first_signed_urls(1);
+    let s = setup(source(&fake));
+    let out = s
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await
+        .unwrap();
+    let Outcome::Archived(a) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(a.attachments, 2, "both archived, none in missing[]");
+    assert_eq!(fake.count(Route::DownloadUrl), 4, "each resolved twice");
+    assert_eq!(fake.count(Route::Signed), 4, "each URL used once");
+    let refused = fake
+        .requests()
+        .iter()
+        .filter(|r| r.0 == Route::Signed && r.2 == 403)
+        .count();
+    assert_eq!(refused, 2, "the first URL of each download refused");
+}
+
+#[tokio::test]
+async fn a_conversation_not_ready_at_first_is_archived_on_the_next_run() {
+    // `not_ready_first`: this conversation's recordings answer 202 once,
+    // another conversation's are ready at once.
+    let fake = FakeGenesys::start().await.unwrap();
+    let mut slow = sample(CONV);
+    slow.not_ready_first = 1;
+    fake.add(slow);
+    let other = "2f7a0c3e-1b4d-4e8f-9a6b-5c3d2e1f0a9b";
+    fake.add(sample(other));
+    let s = setup(source(&fake));
+    let out = s
+        .archiver
+        .archive_raw(&customer_end(other), Deadline::NONE)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Archived(_)), "{out:?}");
+    let err = s
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NotReady, "{err}");
+    let out = s
+        .archiver
+        .archive_raw(&customer_end(CONV), Deadline::NONE)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Archived(_)), "{out:?}");
+    assert_eq!(fake.count(Route::Recordings), 3);
+}
+
+#[tokio::test]
 async fn truncated_body_is_a_stream_error() {
     let fake = FakeGenesys::start().await.unwrap();
     let mut c = sample(CONV);

@@ -105,6 +105,15 @@ pub(crate) struct State {
     pub waiting: HashMap<Route, u64>,
     /// Permissions the token's roles lack (`permissions`).
     pub denied: HashSet<String>,
+    /// Download id → conversation id, so a download is found without a
+    /// walk over every conversation (a bench serves 50,000).
+    pub downloads: HashMap<String, String>,
+    /// `expire_first_signed_urls`: one download in this many.
+    pub expire_one_in: Option<u64>,
+    /// Download ids that have been issued a signed URL.
+    pub signed_for: HashSet<String>,
+    /// Serials (`Signature=sig{n}`) of the signed URLs issued expired.
+    pub expired: HashSet<u64>,
 }
 
 /// A running fake. Dropping it stops the server.
@@ -187,9 +196,19 @@ impl FakeGenesys {
                 a.download_id = format!("dl{:016x}", fnv1a(&format!("{conv}/{}", a.id)));
             }
         }
-        self.lock()
-            .conversations
-            .insert(conversation.id.clone(), conversation);
+        let mut st = self.lock();
+        for a in conversation.attachments_mut() {
+            st.downloads.insert(a.download_id.clone(), conv.clone());
+        }
+        st.conversations.insert(conv, conversation);
+    }
+
+    /// The first signed URL issued for one download in `one_in` (chosen by
+    /// a hash of its id) has expired by the time it is used: it answers 403,
+    /// as an expired signed URL does (docs/genesys.md). The URL the client
+    /// resolves next for it is fresh and served, as a freshly signed URL is.
+    pub fn expire_first_signed_urls(&self, one_in: u64) {
+        self.lock().expire_one_in = Some(one_in.max(1));
     }
 
     /// Answer the next requests to `route` with `faults`, in order, then normally.
@@ -264,7 +283,7 @@ impl FakeGenesys {
     }
 }
 
-fn fnv1a(s: &str) -> u64 {
+pub(crate) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -211,6 +211,9 @@ pub struct FakeConversation {
     /// Chats only: more `transcript[]` lines, served after the messages as
     /// given (notices, members joining, typing; any `ChatMessage` shape).
     pub chat_extra: Vec<serde_json::Value>,
+    /// Recordings requests answered 202 (not ready: the transcript is still
+    /// being made, FACTS.md) before the recording is served; counted down.
+    pub not_ready_first: u32,
 }
 
 /// The chat sample's customer communication (`from`, `senderCommunicationId`).
@@ -253,6 +256,7 @@ impl FakeConversation {
             media: Media::Message,
             chat_utc_millis: false,
             chat_extra: Vec::new(),
+            not_ready_first: 0,
             messages: vec![
                 msg(
                     "6b1f0c2e9d8a4b7c8e5f3a2d1c0b9a87",
@@ -340,6 +344,7 @@ impl FakeConversation {
             ],
             chat_utc_millis: false,
             chat_extra: Vec::new(),
+            not_ready_first: 0,
         }
     }
 
@@ -356,6 +361,7 @@ impl FakeConversation {
             messages: Vec::new(),
             chat_utc_millis: false,
             chat_extra: Vec::new(),
+            not_ready_first: 0,
         }
     }
 

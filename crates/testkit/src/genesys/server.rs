@@ -21,7 +21,7 @@ use super::permissions;
 use super::ratelimit::{Window, rate_window};
 use super::refusals::{recordings_format, wait_if_held, wants_url_json};
 use super::routes::route_of;
-use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, shapes};
+use super::{CLIENT_ID, CLIENT_SECRET, State, analytics, fnv1a, shapes};
 
 pub(crate) type Resp = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
 
@@ -334,6 +334,15 @@ fn api(
         return match find_attachment(st, id) {
             Some(a) if !a.gone => {
                 st.signed_issued += 1;
+                let first = st.signed_for.insert(id.to_string());
+                if first
+                    && st
+                        .expire_one_in
+                        .is_some_and(|k| fnv1a(id).is_multiple_of(k))
+                {
+                    let serial = st.signed_issued;
+                    st.expired.insert(serial);
+                }
                 let url = format!(
                     "{}/signed/{id}?Expires=1789900000&Signature=sig{}&Key-Pair-Id=KFAKE",
                     bases.signed, st.signed_issued
@@ -357,6 +366,14 @@ fn api(
     } else {
         segs[4]
     };
+    // A recording still being made answers 202 (`not_ready_first`).
+    if route == Route::Recordings
+        && let Some(c) = st.conversations.get_mut(conv_id)
+        && c.not_ready_first > 0
+    {
+        c.not_ready_first -= 1;
+        return raw(202, Bytes::new(), "application/json");
+    }
     let Some(c) = st.conversations.get(conv_id) else {
         return not_found();
     };
@@ -398,6 +415,17 @@ fn api(
 }
 
 fn find_attachment<'a>(st: &'a State, download_id: &str) -> Option<&'a FakeAttachment> {
+    let indexed = st
+        .downloads
+        .get(download_id)
+        .and_then(|conv| st.conversations.get(conv))
+        .into_iter()
+        .flat_map(|c| c.messages.iter().flat_map(|m| &m.attachments))
+        .find(|a| a.download_id == download_id);
+    if indexed.is_some() {
+        return indexed;
+    }
+    // A conversation changed in place since it was added.
     st.conversations
         .values()
         .flat_map(|c: &FakeConversation| c.messages.iter().flat_map(|m| &m.attachments))
@@ -417,6 +445,12 @@ fn serve_attachment(
     };
     if route == Route::Signed && !query.is_some_and(|q| q.contains("Signature=")) {
         return json_resp(403, json!({"error": "missing signature"}));
+    }
+    let serial = query
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("Signature=sig")))
+        .and_then(|n| n.parse::<u64>().ok());
+    if route == Route::Signed && serial.is_some_and(|n| st.expired.contains(&n)) {
+        return json_resp(403, json!({"error": "Request has expired"}));
     }
     let full = a.body.len();
     let send = truncate.map_or(full, |k| k.min(full));
