@@ -60,6 +60,49 @@ def dlq_bodies(url):
         bodies.extend(m["Body"] for m in msgs)
 
 
+def explain_dlq(out, dlq, poison, workers):
+    """For each good message in the DLQ, the worker log lines about its
+    conversation, into DIR/dlq-good.txt: why its receives were spent."""
+    with open(os.path.join(out, "dlq-good.txt"), "w") as f:
+        for body in dlq:
+            if body in poison:
+                continue
+            try:
+                conv = json.loads(body)["detail"]["eventBody"]["conversationId"]
+            except (ValueError, KeyError, TypeError):
+                conv = None
+            f.write(f"== {conv or body[:80]}\n")
+            for k in range(workers):
+                path = os.path.join(out, f"worker-{k}.log")
+                if conv and os.path.exists(path):
+                    for line in open(path, errors="replace"):
+                        if conv in line:
+                            f.write(f"worker-{k}: {line}")
+
+
+def lambda_gb_s(out, n):
+    """Lambda GB-seconds per 1,000 conversations at 128 and 512 MB, from the
+    emulator's measured durations (invocations, killed ones included, plus
+    every cold start's init, which Lambda bills too). Measured on this
+    machine's cores: a 128 MB function gets about a fourteenth of a vCPU,
+    so its CPU-bound share would run longer there."""
+    path = os.path.join(out, "lambda.jsonl")
+    lines = [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+    invoked = sum(l.get("duration_ms") or 0 for l in lines)
+    init = sum(l.get("init_ms") or 0 for l in lines)
+    seconds = (invoked + init) / 1000
+    outcomes = collections.Counter(l["outcome"] for l in lines if "outcome" in l)
+    return {
+        "128": round(seconds * 128 / 1024 / max(1, n) * 1000, 2),
+        "512": round(seconds * 512 / 1024 / max(1, n) * 1000, 2),
+        "billed_seconds": round(seconds, 1),
+        "init_seconds": round(init / 1000, 2),
+        "cold_starts": sum(1 for l in lines if "init_ms" in l),
+        "invocations": dict(outcomes),
+        "records_per_invocation": round(sum(l.get("records", 0) for l in lines) / max(1, sum(outcomes.values())), 2),
+    }
+
+
 def rusage(out, workers):
     """Per worker process run: (elapsed, user, sys, maxrss KiB), SIGKILLed runs included."""
     runs = []
@@ -128,6 +171,7 @@ def check(a):
     dlq = dlq_bodies(a.dlq)
     if collections.Counter(dlq) != collections.Counter(expected["poison"]):
         problems.append(f"DLQ holds {len(dlq)} message(s), expected exactly the {len(expected['poison'])} poison")
+        explain_dlq(out, dlq, set(expected["poison"]), a.workers)
     if a.verify_status != 0:
         problems.append("tvault verify or tvault reconcile was not clean (see verify.txt, reconcile.txt)")
 
@@ -160,13 +204,11 @@ def check(a):
     runs = rusage(out, a.workers)
     cpu = sum(r[1] + r[2] for r in runs)
     peak_rss = max((r[3] for r in runs), default=0)
-    # Events per conversation as bench_peak_fakes sends them: `acw` too for
-    # every second one in id order.
-    pulls = {conv: 2 if i % 2 == 0 else 1 for i, conv in enumerate(sorted(conversations))}
+    # expected.json gives each conversation's kind and its lifecycle events.
     genesys_min = (
         a.workers
         + len(kills)
-        + sum(pulls[c] * (3 if k in ("SMS", "WHATSAPP") else 1) for c, k in conversations.items())
+        + sum(c["events"] * (3 if c["kind"] in ("SMS", "WHATSAPP") else 1) for c in conversations.values())
         + 2 * n_att
     )
     report = {
@@ -191,13 +233,13 @@ def check(a):
         "poison": len(expected["poison"]),
         "load_average": os.getloadavg(),
         "problems": problems,
-        "lambda_gb_s_per_1000": None,
+        "lambda_gb_s_per_1000": lambda_gb_s(out, n) if a.lambda_ else None,
     }
     json.dump(report, open(os.path.join(out, "bench-peak.json"), "w"), indent=2)
 
     rows = [
         ("conversations", n),
-        ("workers, kill every", f"{a.workers}, {a.kill_every} s ({len(kills)} kills)"),
+        ("Lambda environments" if a.lambda_ else "workers", f"{a.workers}, SIGKILL every {a.kill_every} s ({len(kills)} kills)"),
         ("wall (drained)", f"{wall} s"),
         ("throughput", f"{report['throughput_per_s']} conversations/s"),
         ("time to vault p50 / p95 / p99", " / ".join(f"{report['time_to_vault_s'][k]:.0f} s" if report['time_to_vault_s'][k] is not None else "-" for k in ("p50", "p95", "p99"))),
@@ -205,11 +247,12 @@ def check(a):
         ("Genesys 429 answers", report["genesys_429"]),
         ("Azure requests per conversation", report["azure_requests_per_conversation"]),
         ("Azure throttled 503 / 429 / answers dropped", f"{last['azure'].get('throttled_503')} / {last['azure'].get('throttled_429')} / {last['azure'].get('dropped_after')}"),
-        ("CPU-seconds per 1,000 conversations (all workers)", report["cpu_s_per_1000"]),
-        ("peak RSS of a worker", f"{report['peak_rss_mib']} MiB"),
+        ("CPU-seconds per 1,000 conversations (all processes)", report["cpu_s_per_1000"]),
+        ("peak RSS of a process", f"{report['peak_rss_mib']} MiB"),
         ("attachments checked byte for byte", checked),
         ("DLQ (poison sent)", f"{len(dlq)} ({len(expected['poison'])})"),
         ("load average (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in report["load_average"])),
+        ("Lambda GB-seconds per 1,000 conversations (128 / 512 MB)", "-" if not a.lambda_ else f"{report['lambda_gb_s_per_1000']['128']} / {report['lambda_gb_s_per_1000']['512']}"),
         ("end check", "clean" if not problems else "; ".join(problems)),
     ]
     md = "| figure | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
@@ -254,6 +297,7 @@ def main():
     p.add_argument("--workers", type=int)
     p.add_argument("--kill-every", type=int)
     p.add_argument("--verify-status", type=int, default=0)
+    p.add_argument("--lambda", dest="lambda_", type=int, default=0)
     a = p.parse_args()
     if a.command == "create":
         create(a)

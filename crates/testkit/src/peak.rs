@@ -44,6 +44,16 @@ pub struct Spec {
     pub huge_bytes: u64,
     /// Poison messages per thousand events (issue 16: 5, that is 0.5%).
     pub poison_per_mille: usize,
+    /// Conversations in ten whose recordings answer 202 on the first request
+    /// (issue 16: 3): the transcript is still being made (FACTS.md).
+    pub not_ready_per_10: u64,
+    /// Serve SMS and WhatsApp without a messaging recording, so the client
+    /// takes the messages API path (FACTS.md: the fallback when the
+    /// recordings API has none) and the run exercises both.
+    pub sms_by_messages_api: bool,
+    /// Milliseconds between one conversation's start and the next (the
+    /// day or days the load covers, and so what `reconcile` must list).
+    pub spacing_ms: i64,
 }
 
 impl Spec {
@@ -56,8 +66,44 @@ impl Spec {
             huge: 0,
             huge_bytes: 0,
             poison_per_mille: 5,
+            not_ready_per_10: 0,
+            sms_by_messages_api: false,
+            spacing_ms: 7_000,
         }
     }
+
+    /// The benchmark's load (issue 16): attachments of 10 KiB to 1 MiB and,
+    /// from 10,000 conversations, five of 100 MiB; 30% of recordings not
+    /// ready at first; SMS and WhatsApp through the messages API; the
+    /// conversations spread over four hours.
+    pub fn bench(n: usize) -> Self {
+        Self {
+            conversations: n,
+            attachment_bytes: (10 * 1024, 1024 * 1024),
+            huge: if n >= 10_000 { 5 } else { 0 },
+            huge_bytes: 100 * 1024 * 1024,
+            poison_per_mille: 5,
+            not_ready_per_10: 3,
+            sms_by_messages_api: true,
+            spacing_ms: (4 * 3600 * 1000 / n.max(1) as i64).max(1),
+        }
+    }
+
+    /// The first and the last UTC day the conversations start on (both
+    /// included, as `tvault reconcile --from --to` takes them).
+    pub fn days(&self) -> (chrono::NaiveDate, chrono::NaiveDate) {
+        let first = origin();
+        let n = self.conversations.saturating_sub(1) as i64;
+        let last = first + Duration::milliseconds(self.spacing_ms.saturating_mul(n));
+        (first.date_naive(), last.date_naive())
+    }
+}
+
+/// When the first conversation starts: Black Friday 2026, 08:00 UTC.
+fn origin() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 /// The generated load and what it must leave behind.
@@ -162,9 +208,7 @@ fn hex(b: &[u8]) -> String {
 /// Generate the load, registering every conversation in `fake`.
 pub fn generate(fake: &FakeGenesys, spec: &Spec) -> Load {
     let mut load = Load::default();
-    let origin: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
+    let origin = origin();
     let mut huge_left = spec.huge;
     let mut events = Vec::new();
     for i in 0..spec.conversations {
@@ -175,7 +219,7 @@ pub fn generate(fake: &FakeGenesys, spec: &Spec) -> Load {
             _ => 2,
         };
         load.kinds[kind] += 1;
-        let start = origin + Duration::seconds(i as i64 * 7);
+        let start = origin + Duration::milliseconds(i as i64 * spec.spacing_ms);
         let n_messages = draw(i, 2, 5, 40) as usize;
         let with_attachments = kind != 2 && draw(i, 3, 0, 9) == 0;
         let mut messages = Vec::with_capacity(n_messages);
@@ -247,6 +291,8 @@ pub fn generate(fake: &FakeGenesys, spec: &Spec) -> Load {
             end_time: end.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             media,
             messages,
+            with_recording: !(spec.sms_by_messages_api && kind == 1),
+            not_ready_first: u32::from(draw(i, 6, 0, 9) < spec.not_ready_per_10),
             ..base
         });
         let (media_type, message_type) = match (kind, i % 2) {

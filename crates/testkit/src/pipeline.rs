@@ -342,6 +342,16 @@ pub async fn deliver_batch(
     if batch.is_empty() {
         return None;
     }
+    let answer = rt.invoke(sqs_event(q, &batch), timeout).await;
+    let Answer::Response(resp) = answer else {
+        panic!("the function failed the whole batch: {answer:?}")
+    };
+    let failed = settle_batch(q, &batch, &resp).await;
+    Some((batch.len(), failed))
+}
+
+/// The `SqsEvent` an event source mapping invokes the function with for `batch`.
+pub fn sqs_event(q: &Queues, batch: &[tvault_aws::Received]) -> Value {
     let records: Vec<Value> = batch
         .iter()
         .map(|m| {
@@ -360,20 +370,23 @@ pub async fn deliver_batch(
             })
         })
         .collect();
-    let answer = rt.invoke(json!({ "Records": records }), timeout).await;
-    let Answer::Response(resp) = answer else {
-        panic!("the function failed the whole batch: {answer:?}")
-    };
+    json!({ "Records": records })
+}
+
+/// What an event source mapping does with the function's answer: delete the
+/// records `resp` does not list in `batchItemFailures`. Returns the ids it
+/// lists, in order.
+pub async fn settle_batch(q: &Queues, batch: &[tvault_aws::Received], resp: &Value) -> Vec<String> {
     let failed: BTreeSet<String> = resp["batchItemFailures"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
         .collect();
-    for m in &batch {
+    for m in batch {
         if !failed.contains(&m.message_id) {
             q.source.delete(&m.receipt_handle).await.unwrap();
         }
     }
-    Some((batch.len(), failed.into_iter().collect()))
+    failed.into_iter().collect()
 }
