@@ -23,29 +23,19 @@
 // A benchmark binary, like a `main`: a panic is its error report.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod bench_peak_args;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use bench_peak_args::{arg, now_ms};
 use serde_json::json;
 use tokio::sync::Notify;
 use tvault_testkit::lambda::{Answer, RuntimeApi};
 use tvault_testkit::pipeline::{self, Queues};
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 struct Settings {
     bootstrap: PathBuf,
