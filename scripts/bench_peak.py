@@ -73,11 +73,12 @@ def explain_dlq(out, dlq, poison, workers):
                 conv = None
             f.write(f"== {conv or body[:80]}\n")
             for k in range(workers):
-                path = os.path.join(out, f"worker-{k}.log")
-                if conv and os.path.exists(path):
-                    for line in open(path, errors="replace"):
-                        if conv in line:
-                            f.write(f"worker-{k}: {line}")
+                for name in (f"worker-{k}.log", f"lambda-{k}.log"):
+                    path = os.path.join(out, name)
+                    if conv and os.path.exists(path):
+                        for line in open(path, errors="replace"):
+                            if conv in line:
+                                f.write(f"{name}: {line}")
 
 
 def lambda_gb_s(out, n):

@@ -116,7 +116,15 @@ async fn poll(
     let mut cold = true;
     while !stop.load(Ordering::SeqCst) {
         let batch = tokio::select! {
-            b = q.source.receive(10, 1, s.visibility) => b.unwrap_or_default(),
+            b = q.source.receive(10, 1, s.visibility) => match b {
+                Ok(b) => b,
+                Err(e) => {
+                    // What a mapping does when SQS answers badly: try again soon.
+                    eprintln!("environment {k}: receive failed: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
             _ = killer.notified() => {
                 kill(&mut env).await;
                 env = start(k, &s).await;
