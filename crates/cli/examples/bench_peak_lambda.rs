@@ -200,6 +200,8 @@ async fn main() {
     let url = arg(&args, "--queue").expect("--queue URL");
     let q = Arc::new(Queues {
         source: tvault_aws::Queue::new(&config, url.clone()),
+        // The mapping never reads the DLQ (SQS moves messages there itself);
+        // `Queues` wants one, so it names the source again.
         dlq: tvault_aws::Queue::new(&config, url),
         source_arn: format!("arn:aws:sqs:{}:123456789012:bench-peak", pipeline::REGION),
     });
